@@ -1,0 +1,227 @@
+"""`icm`: run, resume, list and export ICM label searches from the command line.
+
+Each command opens the store, calls one library function, and turns library errors into one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+from .core.config import SearchConfig
+from .scoring.models import ScorerConfig
+from .store.sqlite_store import RunNotFoundError, Store
+
+SAMPLES_DIR = Path(__file__).parent / "sample_data"
+SAMPLES = {
+    "sentiment": ("rt_polarity.jsonl", "sentiment"),
+    "truthfulqa": ("truthfulqa.jsonl", "truthfulqa"),
+    "gsm8k": ("gsm8k.jsonl", "gsm8k"),
+    "alpaca": ("alpaca.jsonl", "alpaca"),
+}
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+def _add_dataclass_options(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
+    """One --option per dataclass field, with its help and choices from the field metadata."""
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        meta = f.metadata
+        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "str")
+        if "bool" in kind:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=meta.get("help"))
+            continue
+        conv = float if "float" in kind else int if "int" in kind else str
+        parser.add_argument(flag, type=conv, default=None, choices=meta.get("choices"), help=meta.get("help"))
+
+
+def _from_args(cls: type, args: argparse.Namespace, base: dict[str, Any] | None = None) -> Any:
+    values = dict(base or {})
+    for f in dataclasses.fields(cls):
+        v = getattr(args, f.name, None)
+        if v is not None:
+            values[f.name] = v
+    return cls(**values)
+
+
+def _task(args: argparse.Namespace):
+    from .tasks.presets import TaskSpec, get_preset
+
+    if args.template:
+        return TaskSpec(
+            name="custom", template=args.template.encode().decode("unicode_escape"),
+            label_words=tuple(args.label_words or (" True", " False")), group_field=args.group_field,
+            key_field=args.key_field, gold_field=args.gold_field, rules=tuple(args.rules or ()),
+        )  # fmt: skip
+    task = get_preset(args.preset)
+    for name in ("group_field", "key_field", "gold_field"):
+        if getattr(args, name):
+            setattr(task, name, getattr(args, name))
+    return task
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Label a dataset. Example: icm run --sample sentiment --iterations 60"""
+    from .io.loaders import load_dataset
+
+    if args.sample:
+        filename, preset = SAMPLES[args.sample]
+        args.data, args.preset = str(SAMPLES_DIR / filename), args.preset or preset
+    if not args.data:
+        raise CliError("give a data file or --sample NAME")
+    if not args.template and not args.preset:
+        raise CliError("give --preset NAME or --template TEXT")
+    task = _task(args)
+    dataset = load_dataset(args.data, task, limit=args.limit)
+    search = _from_args(SearchConfig, args, task.search_overrides)
+    scorer = _from_args(ScorerConfig, args)
+    from .worker.runner import create_run
+
+    with _store(args) as store:
+        run_id = create_run(store, dataset, task, search, scorer, data_source=args.data, name=args.name or "")
+        print(f"run {run_id}: {len(dataset.examples)} examples, {search.iterations} iterations", file=sys.stderr)
+        return _drive(store, run_id, scorer)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """Continue a stopped, paused or crashed run from its last checkpoint. Example: icm resume 20261124-1"""
+    with _store(args) as store:
+        info = store.run(args.run_id)
+        base = dict(info.search)
+        if args.iterations is not None:
+            base["iterations"] = args.iterations
+            with store.transaction() as db:
+                import json
+
+                db.execute("UPDATE runs SET search = ? WHERE id = ?", (json.dumps(base), info.id))
+        return _drive(store, info.id, ScorerConfig(**info.scorer))
+
+
+def _drive(store: Store, run_id: str, scorer_config: ScorerConfig) -> int:
+    from tqdm import tqdm
+
+    from .scoring import build_scorer
+    from .tasks.presets import TaskSpec
+    from .worker.runner import Runner, stored_examples
+
+    info = store.run(run_id)
+    examples, _ = stored_examples(store, run_id)
+    scorer = build_scorer(examples, TaskSpec.from_dict(info.task), scorer_config)
+    runner = Runner(store, run_id, scorer)
+    total = runner.config.iterations
+    with tqdm(total=total, initial=runner.annealer.state.iteration, desc="ICM", unit="it") as bar:
+
+        def on_step(s: dict[str, Any]) -> None:
+            gold = "" if s["gold_agreement"] is None else f"{s['gold_agreement']:.2f}"
+            bar.set_postfix(U=f"{s['U']:.2f}", I=s["I"], labeled=s["n_labeled"], gold=gold, refresh=False)
+            bar.update(1)
+
+        summary = runner.run(on_step=on_step)
+    gold = "n/a" if summary.gold_agreement is None else f"{summary.gold_agreement:.3f}"
+    print(
+        f"run {summary.run_id} {summary.status}: {summary.n_labeled}/{summary.n_examples} labeled, "
+        f"iterations {summary.iterations}, U {summary.U:.3f}, P {summary.P:.4f}, I {summary.I}, "
+        f"gold agreement {gold}, {summary.seconds:.1f} s, {summary.tokens} model tokens"
+    )
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    """List stored runs. Example: icm runs"""
+    with _store(args) as store:
+        for r in store.runs():
+            events = store.events(r.id)
+            last = events[-1] if events else {}
+            print(
+                f"{r.id}  {r.status:9s} it={last.get('iteration', 0):<5} U={last.get('U') or 0:8.3f} "
+                f"I={last.get('I') or 0:<3} labeled={last.get('n_labeled') or 0:<4} {r.name}"
+            )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write a run's labels with scores and provenance. Example: icm export RUN --format csv --out labels.csv"""
+    from .io.export import export_run
+
+    with _store(args) as store:
+        path = export_run(store, args.run_id, args.out, fmt=args.format, labeled_only=not args.all)
+    print(f"wrote {path}")
+    return 0
+
+
+class _store:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.path = Path(args.home) / "runs.sqlite" if args.home else None
+
+    def __enter__(self) -> Store:
+        self.store = Store(self.path)
+        return self.store
+
+    def __exit__(self, *exc: object) -> None:
+        self.store.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="icm", description="Internal Coherence Maximization: label data with no labels.")
+    parser.add_argument("--home", help="data folder holding runs.sqlite (default: $ICM_HOME or ~/.icm-studio)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help=cmd_run.__doc__, description=cmd_run.__doc__)
+    run.add_argument("data", nargs="?", help="CSV, JSON, JSONL or Parquet file, or a `datasets` folder")
+    run.add_argument("--sample", choices=sorted(SAMPLES), help="a bundled sample dataset (sets its preset)")
+    run.add_argument("--preset", help="task preset: truthfulqa, gsm8k, alpaca, sentiment")
+    run.add_argument("--template", help="prompt template with {field} placeholders (instead of a preset)")
+    run.add_argument("--label-words", nargs=2, metavar=("WORD1", "WORD0"), help="label words for 1 and 0")
+    run.add_argument("--group-field", help="column with the consistency group")
+    run.add_argument("--key-field", help="column with the consistency key (label-free, e.g. final answer)")
+    run.add_argument("--gold-field", help="column with gold labels (evaluation only)")
+    run.add_argument("--rules", nargs="*", help="consistency rules: exclusive equivalent asymmetric one_of_k")
+    run.add_argument("--limit", type=int, help="use only the first N rows")
+    run.add_argument("--name", help="a name for the run")
+    _add_dataclass_options(run, SearchConfig)
+    _add_dataclass_options(run, ScorerConfig)
+    run.set_defaults(func=cmd_run)
+
+    resume = sub.add_parser("resume", help=cmd_resume.__doc__, description=cmd_resume.__doc__)
+    resume.add_argument("run_id")
+    resume.add_argument("--iterations", type=int, help="raise the iteration budget")
+    resume.set_defaults(func=cmd_resume)
+
+    runs = sub.add_parser("runs", help=cmd_runs.__doc__, description=cmd_runs.__doc__)
+    runs.set_defaults(func=cmd_runs)
+
+    export = sub.add_parser("export", help=cmd_export.__doc__, description=cmd_export.__doc__)
+    export.add_argument("run_id")
+    export.add_argument("--out", required=True, help="output file")
+    export.add_argument("--format", choices=["jsonl", "csv", "parquet"], help="default: from the extension")
+    export.add_argument("--all", action="store_true", help="include unlabeled examples")
+    export.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .io.loaders import DataError
+    from .tasks.template import TemplateError
+
+    try:
+        return args.func(args)
+    except (CliError, DataError, TemplateError, RunNotFoundError, ValueError, FileNotFoundError) as exc:
+        message = exc.args[0] if isinstance(exc, RunNotFoundError) and exc.args else exc
+        print(f"icm: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("icm: interrupted; resume with `icm resume RUN`", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""Algorithm 1 (simulated-annealing label search) and Algorithm 2 (ConsistencyFix) of Wen et al. 2025.
+
+The search is a step-by-step object so that a runner can persist, pause and pin between iterations;
+its full state (labels, pins, iteration, RNG) round-trips through `SearchState.to_dict`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import SearchConfig
+from .consistency import check_rules, consistent_options, group_members
+from .context import shuffled_order
+from .objective import Evaluation, Objective
+from .schedules import acceptance_probability, temperature
+from .types import Example, Labels, Scorer
+
+
+@dataclass
+class SearchState:
+    """Everything needed to continue a search exactly where it stopped."""
+
+    labels: Labels
+    pinned: dict[int, int]
+    iteration: int
+    order: list[int]
+    rng_state: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        version, internal, gauss = self.rng_state
+        return {
+            "labels": {str(k): v for k, v in self.labels.items()},
+            "pinned": {str(k): v for k, v in self.pinned.items()},
+            "iteration": self.iteration,
+            "order": self.order,
+            "rng_state": [version, list(internal), gauss],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SearchState:
+        version, internal, gauss = data["rng_state"]
+        return cls(
+            labels={int(k): int(v) for k, v in data["labels"].items()},
+            pinned={int(k): int(v) for k, v in data["pinned"].items()},
+            iteration=int(data["iteration"]),
+            order=[int(i) for i in data["order"]],
+            rng_state=(version, tuple(internal), gauss),
+        )
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one iteration did. `changed` maps idx -> (old, new) for every label the accepted step set."""
+
+    iteration: int
+    temperature: float
+    proposed: int | None
+    old_label: int | None
+    new_label: int | None
+    delta: float
+    accepted: bool
+    skipped: bool
+    evaluation: Evaluation
+    changed: dict[int, tuple[int | None, int]] = field(default_factory=dict)
+    fix_rounds: int = 0
+
+
+class Annealer:
+    """Searches labels maximising U(D) over `examples`; the model is reached only through `scorer`."""
+
+    def __init__(
+        self,
+        examples: Sequence[Example],
+        scorer: Scorer,
+        config: SearchConfig,
+        *,
+        rules: Sequence[str] = (),
+        state: SearchState | None = None,
+    ) -> None:
+        if len({e.idx for e in examples}) != len(examples):
+            raise ValueError("example ids must be unique")
+        self.examples = {e.idx: e for e in examples}
+        self.config = config
+        self.groups = group_members(examples)
+        rules = check_rules(rules)
+        if state is None:
+            rng = random.Random(config.seed)
+            order = shuffled_order(list(self.examples), config.seed)
+            state = SearchState({}, {}, 0, order, rng.getstate())
+        self.state = state
+        self.rng = random.Random()
+        self.rng.setstate(state.rng_state)
+        self.objective = Objective(examples, scorer, config, order=state.order, groups=self.groups, rules=rules)
+        self.rules = rules
+        self._current: Evaluation | None = None
+
+    # -- state -------------------------------------------------------------------------------------
+    @property
+    def labels(self) -> Labels:
+        return self.state.labels
+
+    @property
+    def done(self) -> bool:
+        return self.state.iteration >= self.config.iterations
+
+    def snapshot(self) -> SearchState:
+        """A copy of the state for checkpointing (the live one keeps changing)."""
+        s = self.state
+        return SearchState(dict(s.labels), dict(s.pinned), s.iteration, list(s.order), self.rng.getstate())
+
+    def current(self) -> Evaluation:
+        if self._current is None:
+            self._current = self.objective.evaluate(self.labels)
+        return self._current
+
+    def pin(self, idx: int, label: int) -> None:
+        """A human override: fixed context that neither the search nor ConsistencyFix will change."""
+        if idx not in self.examples or label not in (0, 1):
+            raise ValueError(f"cannot pin example {idx} to {label!r}")
+        self.state.pinned[idx] = label
+        self.state.labels[idx] = label
+        self._current = None
+
+    def unpin(self, idx: int) -> None:
+        self.state.pinned.pop(idx, None)
+        self._current = None
+
+    # -- Algorithm 1 -------------------------------------------------------------------------------
+    def initialize(self) -> Evaluation:
+        """Label K random unpinned examples with balanced random labels, then ConsistencyFix."""
+        free = [i for i in self.state.order if i not in self.labels]
+        k = min(self.config.k_init, len(free))
+        chosen = self.rng.sample(sorted(free), k)
+        values = [1] * (k // 2) + [0] * (k - k // 2)
+        self.rng.shuffle(values)
+        self.state.labels.update(zip(chosen, values))
+        self._current = None
+        labels, evaluation, _ = self.consistency_fix(dict(self.labels), self.current())
+        self.state.labels, self._current = labels, evaluation
+        return evaluation
+
+    def _sampling_weights(self, candidates: list[int]) -> list[float]:
+        labeled_groups = {self.examples[i].group for i in self.labels} - {None}
+        return [
+            self.config.group_weight
+            if i not in self.labels and self.examples[i].group in labeled_groups
+            else 1.0
+            for i in candidates
+        ]
+
+    def step(self) -> StepResult:
+        """One iteration: sample, propose the argmax label, ConsistencyFix, accept by Metropolis."""
+        if not self.labels:
+            self.initialize()
+        current = self.current()
+        self.state.iteration += 1
+        n = self.state.iteration
+        c = self.config
+        t = temperature(c.schedule, n, t0=c.t0, t_min=c.t_min, beta=c.beta)
+        candidates = [i for i in self.state.order if i not in self.state.pinned]
+        if not candidates:
+            return StepResult(n, t, None, None, None, 0.0, False, True, current)
+        i = self.rng.choices(candidates, weights=self._sampling_weights(candidates))[0]
+        old = self.labels.get(i)
+        lo = current.logodds[i] if i in current.logodds else self.objective.logodds(self.labels, [i])[i]
+        new = 1 if lo >= 0 else 0
+        if new == old:
+            return StepResult(n, t, i, old, new, 0.0, False, True, current)
+        trial, evaluation, rounds = self.consistency_fix({**self.labels, i: new}, None)
+        delta = evaluation.U - current.U
+        accepted = delta > 0 or self.rng.random() < acceptance_probability(delta, t)
+        changed: dict[int, tuple[int | None, int]] = {}
+        if accepted:
+            changed = {j: (self.labels.get(j), y) for j, y in trial.items() if self.labels.get(j) != y}
+            self.state.labels, self._current = trial, evaluation
+        return StepResult(n, t, i, old, new, delta, accepted, False, self.current(), changed, rounds)
+
+    # -- Algorithm 2 -------------------------------------------------------------------------------
+    def consistency_fix(
+        self, labels: Labels, evaluation: Evaluation | None
+    ) -> tuple[Labels, Evaluation, int]:
+        """Up to M rounds: pick a violation, try every consistent option, keep the best if it beats U.
+
+        Works on copies; the caller's dict and the search state are never mutated.
+        """
+        labels = dict(labels)
+        evaluation = evaluation or self.objective.evaluate(labels)
+        rounds = 0
+        for rounds in range(1, self.config.fix_rounds + 1):  # noqa: B007
+            if not evaluation.violations:
+                return labels, evaluation, rounds - 1
+            violation = self.rng.choice(evaluation.violations)
+            options = consistent_options(
+                violation, self.groups, self.examples, labels, self.rules, self.state.pinned
+            )
+            best_labels, best = labels, evaluation
+            for option in options:
+                trial = {**labels, **option}
+                trial_eval = self.objective.evaluate(trial)
+                if trial_eval.U > best.U:
+                    best_labels, best = trial, trial_eval
+            labels, evaluation = best_labels, best
+        return labels, evaluation, rounds
+
+
+def acceptance_rate(results: Sequence[StepResult]) -> float:
+    """Share of non-skipped iterations that were accepted (NaN when none was evaluated)."""
+    tried = [r for r in results if not r.skipped]
+    return sum(r.accepted for r in tried) / len(tried) if tried else math.nan

@@ -1,0 +1,149 @@
+"""Logical consistency rules and I(D), the count of violations (Wen et al. 2025, §2.2).
+
+Rules see only `group` and `key`, fields that exist without labels; never derive them from gold labels.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from .types import Example, Labels
+
+MAX_GROUP_ENUMERATION = 12  # 2^12 assignments is the most ConsistencyFix will enumerate for one group
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A set of labeled examples whose labels break `rule` together (a pair, or a whole one-of-k group)."""
+
+    rule: str
+    ids: tuple[int, ...]
+
+
+def _pairs(members: Sequence[Example], labels: Labels) -> Iterable[tuple[Example, Example]]:
+    labeled = [e for e in members if e.idx in labels]
+    return itertools.combinations(labeled, 2)
+
+
+def _exclusive(members: Sequence[Example], labels: Labels) -> list[Violation]:
+    """Different keys in one group (e.g. different final answers) cannot both be True."""
+    return [
+        Violation("exclusive", (a.idx, b.idx))
+        for a, b in _pairs(members, labels)
+        if a.key != b.key and labels[a.idx] == 1 and labels[b.idx] == 1
+    ]
+
+
+def _equivalent(members: Sequence[Example], labels: Labels) -> list[Violation]:
+    """Equal keys in one group (e.g. the same final answer) must share a label."""
+    return [
+        Violation("equivalent", (a.idx, b.idx))
+        for a, b in _pairs(members, labels)
+        if a.key == b.key and labels[a.idx] != labels[b.idx]
+    ]
+
+
+def _asymmetric(members: Sequence[Example], labels: Labels) -> list[Violation]:
+    """A comparison and its reverse: exactly one is True (the authors' code also flags both False)."""
+    return [
+        Violation("asymmetric", (a.idx, b.idx))
+        for a, b in _pairs(members, labels)
+        if labels[a.idx] == labels[b.idx]
+    ]
+
+
+def _one_of_k(members: Sequence[Example], labels: Labels) -> list[Violation]:
+    """Exactly one claim of the group is True: each True pair, and a full group with none True, violate."""
+    found = [
+        Violation("one_of_k", (a.idx, b.idx))
+        for a, b in _pairs(members, labels)
+        if labels[a.idx] == 1 and labels[b.idx] == 1
+    ]
+    if len(members) > 1 and all(e.idx in labels and labels[e.idx] == 0 for e in members):
+        found.append(Violation("one_of_k", tuple(e.idx for e in members)))
+    return found
+
+
+RULES: dict[str, Callable[[Sequence[Example], Labels], list[Violation]]] = {
+    "exclusive": _exclusive,
+    "equivalent": _equivalent,
+    "asymmetric": _asymmetric,
+    "one_of_k": _one_of_k,
+}
+
+
+def check_rules(rules: Iterable[str]) -> tuple[str, ...]:
+    """Validate rule names early, listing the valid ones."""
+    rules = tuple(rules)
+    unknown = [r for r in rules if r not in RULES]
+    if unknown:
+        raise ValueError(f"unknown consistency rule {unknown[0]!r}; valid: {', '.join(RULES)}")
+    return rules
+
+
+def group_members(examples: Iterable[Example]) -> dict[str, list[Example]]:
+    """Examples by consistency group; examples without a group take part in no rule."""
+    groups: dict[str, list[Example]] = defaultdict(list)
+    for e in examples:
+        if e.group is not None:
+            groups[e.group].append(e)
+    return dict(groups)
+
+
+def find_violations(
+    groups: Mapping[str, Sequence[Example]], labels: Labels, rules: Sequence[str]
+) -> list[Violation]:
+    """Every violation among labeled examples, in a deterministic order."""
+    found: list[Violation] = []
+    for name in sorted(groups):
+        for rule in rules:
+            found.extend(RULES[rule](groups[name], labels))
+    return found
+
+
+def proportion_excess(labels: Labels, *, min_share: float | None, max_share: float | None) -> int:
+    """Label-proportion rule (our extension, DESIGN §4): how many labels lie outside the allowed share of 1s.
+
+    Bounds are rounded outward (ceil of the upper, floor of the lower), so that a small labeled set can
+    still grow one example at a time without every addition breaking the rule.
+    """
+    n = len(labels)
+    if n == 0 or (min_share is None and max_share is None):
+        return 0
+    ones = sum(labels.values())
+    excess = 0
+    if max_share is not None:
+        excess += max(0, ones - math.ceil(max_share * n - 1e-9))
+    if min_share is not None:
+        excess += max(0, math.floor(min_share * n + 1e-9) - ones)
+    return excess
+
+
+def consistent_options(
+    violation: Violation,
+    groups: Mapping[str, Sequence[Example]],
+    examples: Mapping[int, Example],
+    labels: Labels,
+    rules: Sequence[str],
+    pinned: Iterable[int],
+) -> list[dict[int, int]]:
+    """All label assignments to the violation's unpinned members that leave its group free of violations.
+
+    Enumerates every option (Algorithm 2), not just two; pinned members keep their labels.
+    """
+    free = [i for i in violation.ids if i not in set(pinned)]
+    if not free or len(free) > MAX_GROUP_ENUMERATION:
+        return []
+    group = groups[examples[violation.ids[0]].group]  # type: ignore[index]
+    options = []
+    for values in itertools.product((0, 1), repeat=len(free)):
+        option = dict(zip(free, values))
+        trial = {**labels, **option}
+        local = {e.idx: trial[e.idx] for e in group if e.idx in trial}
+        if not any(RULES[r](group, local) for r in rules):
+            options.append(option)
+    return options

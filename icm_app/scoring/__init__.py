@@ -1,0 +1,24 @@
+"""Language-model scorers behind one interface: label log-odds for a context of demonstrations + a query."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..core.types import Example
+from ..tasks.presets import TaskSpec
+from .models import ScorerConfig, load_model
+from .prompts import PromptScorer
+
+
+def build_scorer(
+    examples: Sequence[Example], task: TaskSpec, config: ScorerConfig, *, loaded: tuple[Any, Any] | None = None
+) -> PromptScorer:
+    """A core `Scorer` for these examples under this task, backed by the configured model."""
+    from .transformers_backend import TransformersBackend
+
+    model, tokenizer = loaded or load_model(config)
+    backend = TransformersBackend(
+        model, tokenizer, task.label_words, mode=config.scoring, cache_mb=config.cache_mb
+    )
+    return PromptScorer(examples, task, backend)

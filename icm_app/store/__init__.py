@@ -1,0 +1,1 @@
+"""Run persistence in SQLite: runs, examples, labels, per-iteration events, overrides, checkpoints."""

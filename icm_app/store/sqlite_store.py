@@ -1,0 +1,298 @@
+"""SQLite run store (WAL mode, one transaction per write) that survives crashes and concurrent readers.
+
+Schema changes are numbered migrations recorded in `migrations`. The search state is checkpointed with
+each iteration's event in one transaction, so a resumed run continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..paths import icm_home
+
+EVENT_COLUMNS = (
+    "iteration", "temperature", "U", "P", "I", "delta", "accepted", "skipped", "proposed", "old_label",
+    "new_label", "changed", "n_labeled", "gold_agreement", "tokens", "seconds", "fix_rounds",
+)  # fmt: skip
+
+
+def _m1_initial(db: sqlite3.Connection) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY, name TEXT, created REAL, updated REAL, status TEXT,
+            task TEXT, search TEXT, scorer TEXT, data_source TEXT, model TEXT, message TEXT
+        );
+        CREATE TABLE examples (
+            run_id TEXT, idx INTEGER, fields TEXT, grp TEXT, key TEXT, gold INTEGER, row TEXT,
+            PRIMARY KEY (run_id, idx)
+        );
+        CREATE TABLE labels (
+            run_id TEXT, idx INTEGER, label INTEGER, pinned INTEGER DEFAULT 0, score REAL,
+            flips INTEGER DEFAULT 0, PRIMARY KEY (run_id, idx)
+        );
+        CREATE TABLE events (
+            run_id TEXT, iteration INTEGER, temperature REAL, U REAL, P REAL, I INTEGER, delta REAL,
+            accepted INTEGER, skipped INTEGER, proposed INTEGER, old_label INTEGER, new_label INTEGER,
+            changed TEXT, n_labeled INTEGER, gold_agreement REAL, tokens INTEGER, seconds REAL,
+            fix_rounds INTEGER, PRIMARY KEY (run_id, iteration)
+        );
+        CREATE TABLE overrides (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, idx INTEGER, old_label INTEGER,
+            new_label INTEGER, pinned INTEGER, who TEXT, at REAL, note TEXT, applied INTEGER DEFAULT 0
+        );
+        CREATE TABLE checkpoints (run_id TEXT PRIMARY KEY, iteration INTEGER, state TEXT, at REAL);
+        CREATE TABLE commands (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, command TEXT, at REAL, done INTEGER DEFAULT 0
+        );
+        """
+    )
+
+
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    """Statement by statement: `executescript` would commit the surrounding migration transaction."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+MIGRATIONS = [_m1_initial]
+
+
+@dataclass
+class RunInfo:
+    id: str
+    name: str
+    created: float
+    updated: float
+    status: str
+    task: dict[str, Any]
+    search: dict[str, Any]
+    scorer: dict[str, Any]
+    data_source: str
+    model: str
+    message: str | None
+
+
+class RunNotFoundError(KeyError):
+    pass
+
+
+class Store:
+    """One SQLite file holding every run. Safe to open from several processes at once."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path else icm_home() / "runs.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self.transaction() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, at REAL)")
+            done = {r[0] for r in db.execute("SELECT version FROM migrations")}
+            for version, migration in enumerate(MIGRATIONS, start=1):
+                if version not in done:
+                    migration(db)
+                    db.execute("INSERT INTO migrations VALUES (?, ?)", (version, time.time()))
+
+    # -- runs --------------------------------------------------------------------------------------
+    def create_run(
+        self,
+        *,
+        name: str,
+        task: dict[str, Any],
+        search: dict[str, Any],
+        scorer: dict[str, Any],
+        data_source: str,
+        model: str,
+        examples: list[dict[str, Any]],
+    ) -> str:
+        """Store a new run with its examples; `examples` items: idx, fields, group, key, gold, row."""
+        run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        now = time.time()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, name, now, now, "created", json.dumps(task), json.dumps(search),
+                 json.dumps(scorer), data_source, model, None),
+            )  # fmt: skip
+            db.executemany(
+                "INSERT INTO examples VALUES (?,?,?,?,?,?,?)",
+                [
+                    (run_id, e["idx"], json.dumps(e["fields"]), e.get("group"), e.get("key"),
+                     e.get("gold"), json.dumps(e.get("row", {}), default=str))
+                    for e in examples
+                ],
+            )  # fmt: skip
+        return run_id
+
+    def run(self, run_id: str) -> RunInfo:
+        row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            row = self.db.execute("SELECT * FROM runs WHERE id LIKE ?", (run_id + "%",)).fetchall()
+            if len(row) != 1:
+                raise RunNotFoundError(f"no run {run_id!r}" if not row else f"run id {run_id!r} is ambiguous")
+            row = row[0]
+        return RunInfo(
+            id=row["id"], name=row["name"], created=row["created"], updated=row["updated"],
+            status=row["status"], task=json.loads(row["task"]), search=json.loads(row["search"]),
+            scorer=json.loads(row["scorer"]), data_source=row["data_source"], model=row["model"],
+            message=row["message"],
+        )  # fmt: skip
+
+    def runs(self) -> list[RunInfo]:
+        ids = [r[0] for r in self.db.execute("SELECT id FROM runs ORDER BY created DESC")]
+        return [self.run(i) for i in ids]
+
+    def set_status(self, run_id: str, status: str, message: str | None = None) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET status = ?, message = ?, updated = ? WHERE id = ?",
+                (status, message, time.time(), run_id),
+            )
+
+    def delete_run(self, run_id: str) -> None:
+        with self.transaction() as db:
+            for table in ("examples", "labels", "events", "overrides", "checkpoints", "commands"):
+                db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+            db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+
+    # -- examples and labels -----------------------------------------------------------------------
+    def examples(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM examples WHERE run_id = ? ORDER BY idx", (run_id,))
+        return [
+            {"idx": r["idx"], "fields": json.loads(r["fields"]), "group": r["grp"], "key": r["key"],
+             "gold": r["gold"], "row": json.loads(r["row"])}
+            for r in rows
+        ]  # fmt: skip
+
+    def labels(self, run_id: str) -> dict[int, dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM labels WHERE run_id = ?", (run_id,))
+        return {
+            r["idx"]: {"label": r["label"], "pinned": bool(r["pinned"]), "score": r["score"], "flips": r["flips"]}
+            for r in rows
+        }
+
+    # -- the search's progress ---------------------------------------------------------------------
+    def record_step(
+        self,
+        run_id: str,
+        event: dict[str, Any],
+        state: dict[str, Any],
+        scores: dict[int, float],
+        changed: dict[int, tuple[int | None, int]],
+    ) -> None:
+        """One iteration: its event row, label changes, scores and the checkpoint, all or nothing."""
+        now = time.time()
+        with self.transaction() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO events VALUES (?, {', '.join('?' * len(EVENT_COLUMNS))})",
+                (run_id, *[event.get(c) for c in EVENT_COLUMNS]),
+            )
+            self._write_labels(db, run_id, state, scores, changed)
+            db.execute(
+                "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?)",
+                (run_id, state["iteration"], json.dumps(state), now),
+            )
+            db.execute("UPDATE runs SET updated = ? WHERE id = ?", (now, run_id))
+
+    def _write_labels(
+        self,
+        db: sqlite3.Connection,
+        run_id: str,
+        state: dict[str, Any],
+        scores: dict[int, float],
+        changed: dict[int, tuple[int | None, int]],
+    ) -> None:
+        pinned = {int(k) for k in state["pinned"]}
+        for key, label in state["labels"].items():
+            idx = int(key)
+            flip = 1 if idx in changed and changed[idx][0] is not None else 0
+            db.execute(
+                """INSERT INTO labels (run_id, idx, label, pinned, score, flips) VALUES (?,?,?,?,?,?)
+                   ON CONFLICT(run_id, idx) DO UPDATE SET label = excluded.label, pinned = excluded.pinned,
+                   score = excluded.score, flips = flips + ?""",
+                (run_id, idx, label, int(idx in pinned), scores.get(idx), flip, flip),
+            )
+
+    def checkpoint(self, run_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT state FROM checkpoints WHERE run_id = ?", (run_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def events(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM events WHERE run_id = ? ORDER BY iteration", (run_id,))
+        return [dict(r) for r in rows]
+
+    # -- human overrides ---------------------------------------------------------------------------
+    def add_override(
+        self, run_id: str, idx: int, new_label: int | None, *, who: str = "user", note: str = ""
+    ) -> None:
+        """Pin `idx` to `new_label` (None unpins); recorded in the audit trail, applied by the runner."""
+        with self.transaction() as db:
+            row = db.execute("SELECT label FROM labels WHERE run_id = ? AND idx = ?", (run_id, idx)).fetchone()
+            old = row[0] if row else None
+            db.execute(
+                "INSERT INTO overrides (run_id, idx, old_label, new_label, pinned, who, at, note) "
+                "VALUES (?,?,?,?,?,?,?,?)",
+                (run_id, idx, old, new_label, int(new_label is not None), who, time.time(), note),
+            )
+            if new_label is None:
+                db.execute("UPDATE labels SET pinned = 0 WHERE run_id = ? AND idx = ?", (run_id, idx))
+            else:
+                db.execute(
+                    """INSERT INTO labels (run_id, idx, label, pinned) VALUES (?,?,?,1)
+                       ON CONFLICT(run_id, idx) DO UPDATE SET label = excluded.label, pinned = 1""",
+                    (run_id, idx, new_label),
+                )
+
+    def pending_overrides(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT * FROM overrides WHERE run_id = ? AND applied = 0 ORDER BY id", (run_id,)
+        )
+        return [dict(r) for r in rows]
+
+    def mark_overrides_applied(self, ids: list[int]) -> None:
+        with self.transaction() as db:
+            db.executemany("UPDATE overrides SET applied = 1 WHERE id = ?", [(i,) for i in ids])
+
+    def overrides(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM overrides WHERE run_id = ? ORDER BY id", (run_id,))
+        return [dict(r) for r in rows]
+
+    # -- commands to a running worker (pause/stop) -------------------------------------------------
+    def send_command(self, run_id: str, command: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO commands (run_id, command, at) VALUES (?,?,?)", (run_id, command, time.time()))
+
+    def take_commands(self, run_id: str) -> list[str]:
+        with self.transaction() as db:
+            rows = db.execute("SELECT id, command FROM commands WHERE run_id = ? AND done = 0", (run_id,)).fetchall()
+            db.executemany("UPDATE commands SET done = 1 WHERE id = ?", [(r[0],) for r in rows])
+        return [r[1] for r in rows]

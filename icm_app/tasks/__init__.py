@@ -1,0 +1,1 @@
+"""Task presets and prompt templates: how examples become prompts, label words and consistency keys."""

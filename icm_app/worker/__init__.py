@@ -1,0 +1,1 @@
+"""Runs a search against the store: applies overrides and commands, records every iteration."""

@@ -1,0 +1,56 @@
+"""Shared fixtures: an isolated data folder per test, and fake scorers for the search logic."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import pytest
+
+from icm_app.core.types import Example, Query
+
+
+@pytest.fixture(autouse=True)
+def icm_home(tmp_path, monkeypatch):
+    """Every test gets its own runs folder; converted models stay shared (ICM_MODEL_CACHE)."""
+    home = tmp_path / "icm_home"
+    monkeypatch.setenv("ICM_HOME", str(home))
+    return home
+
+
+class FakeScorer:
+    """Deterministic stand-in for a model: a per-example signal plus agreement with the context.
+
+    log-odds(target) = signal[target] + coupling * (mean context label in {-1, +1}); content-free
+    queries see only the context term. Enough structure for the search to have a real optimum.
+    """
+
+    def __init__(self, signal: dict[int, float], coupling: float = 0.3) -> None:
+        self.signal, self.coupling = signal, coupling
+        self.calls: list[Query] = []
+
+    def score(self, queries: Sequence[Query]) -> list[float]:
+        self.calls.extend(queries)
+        out = []
+        for q in queries:
+            ctx = [1 if y == 1 else -1 for _, y in q.context]
+            bias = self.coupling * (sum(ctx) / len(ctx) if ctx else 0.0)
+            out.append(bias + (0.0 if q.content_free else self.signal[q.target]))
+        return out
+
+
+def hashed_signal(n: int, seed: int = 0) -> dict[int, float]:
+    """Reproducible pseudo-random signals in [-2, 2]."""
+    return {
+        i: int(hashlib.sha256(f"{seed}-{i}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF * 4 - 2 for i in range(n)
+    }
+
+
+def make_examples(n: int, group_size: int = 0, keyed: bool = True) -> list[Example]:
+    """n examples; with group_size, consecutive examples share a group and keys cycle a/b/c."""
+    out = []
+    for i in range(n):
+        group = str(i // group_size) if group_size else None
+        key = "abc"[i % 3] if group_size and keyed else None
+        out.append(Example(i, {"text": f"example {i}"}, group, key))
+    return out
