@@ -37,7 +37,9 @@ def _add_dataclass_options(parser: argparse.ArgumentParser, cls: type, skip: tup
         meta = f.metadata
         kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "str")
         if "bool" in kind:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=meta.get("help"))
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=None, help=meta.get("help")
+            )
             continue
         conv = float if "float" in kind else int if "int" in kind else str
         parser.add_argument(flag, type=conv, default=None, choices=meta.get("choices"), help=meta.get("help"))
@@ -87,7 +89,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     with _store(args) as store:
         run_id = create_run(store, dataset, task, search, scorer, data_source=args.data, name=args.name or "")
-        print(f"run {run_id}: {len(dataset.examples)} examples, {search.iterations} iterations", file=sys.stderr)
+        print(
+            f"run {run_id}: {len(dataset.examples)} examples, {search.iterations} iterations", file=sys.stderr
+        )
         return _drive(store, run_id, scorer)
 
 
@@ -170,8 +174,12 @@ class _store:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="icm", description="Internal Coherence Maximization: label data with no labels.")
-    parser.add_argument("--home", help="data folder holding runs.sqlite (default: $ICM_HOME or ~/.icm-studio)")
+    parser = argparse.ArgumentParser(
+        prog="icm", description="Internal Coherence Maximization: label data with no labels."
+    )
+    parser.add_argument(
+        "--home", help="data folder holding runs.sqlite (default: $ICM_HOME or ~/.icm-studio)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help=cmd_run.__doc__, description=cmd_run.__doc__)

@@ -19,7 +19,9 @@ def sentiment(n_per_class: int = 32, seed: int = 0) -> None:
     rng = random.Random(seed)
     rows = []
     for polarity, label in (("pos", 1), ("neg", 0)):
-        lines = (SHARED / "rt-polarity" / f"rt-polarity.{polarity}").read_text(encoding="latin-1").splitlines()
+        lines = (
+            (SHARED / "rt-polarity" / f"rt-polarity.{polarity}").read_text(encoding="latin-1").splitlines()
+        )
         rows += [{"text": t.strip(), "label": label} for t in rng.sample(lines, n_per_class)]
     rng.shuffle(rows)
     write("rt_polarity.jsonl", rows)

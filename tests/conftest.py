@@ -42,7 +42,8 @@ class FakeScorer:
 def hashed_signal(n: int, seed: int = 0) -> dict[int, float]:
     """Reproducible pseudo-random signals in [-2, 2]."""
     return {
-        i: int(hashlib.sha256(f"{seed}-{i}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF * 4 - 2 for i in range(n)
+        i: int(hashlib.sha256(f"{seed}-{i}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF * 4 - 2
+        for i in range(n)
     }
 
 

@@ -20,12 +20,17 @@ def _opt(default: Any, help: str, **extra: Any) -> Any:
 class SearchConfig:
     """Hyper-parameters of Algorithms 1 and 2 (Wen et al. 2025, §2 and Appendix)."""
 
-    alpha: float = _opt(50.0, "Weight of mutual predictability in U = alpha*P - I (paper: 50; 20-30 if almost nothing is accepted).")
+    alpha: float = _opt(
+        50.0,
+        "Weight of mutual predictability in U = alpha*P - I (paper: 50; 20-30 if almost nothing is accepted).",
+    )
     k_init: int = _opt(8, "Examples labeled at random (balanced) before the search starts (paper: K=8).")
     t0: float = _opt(10.0, "Initial temperature T_0 (paper: 10).")
     t_min: float = _opt(0.01, "Final temperature T_min (paper: 0.01).")
     beta: float = _opt(0.99, "Cooling rate beta (paper: 0.99).")
-    schedule: str = _opt("log", "Temperature schedule: log T0/(1+beta*ln n) (paper) or exp T0*beta^n.", choices=SCHEDULE_NAMES)
+    schedule: str = _opt(
+        "log", "Temperature schedule: log T0/(1+beta*ln n) (paper) or exp T0*beta^n.", choices=SCHEDULE_NAMES
+    )
     iterations: int = _opt(200, "Search iterations N_iter; every iteration counts, accepted or not.")
     fix_rounds: int = _opt(10, "ConsistencyFix rounds M per iteration (Algorithm 2).")
     seed: int = _opt(0, "Random seed: the same seed, data and model give the same run.")
@@ -35,10 +40,18 @@ class SearchConfig:
         "or the paper's sum of log P(y) over the label words.",
         choices=P_MODES,
     )
-    calibrate: bool = _opt(False, "Contextual calibration: subtract the log-odds of a content-free query in the same context.")
-    group_weight: float = _opt(100.0, "Sampling weight of unlabeled examples that share a group with a labeled one (paper: ~100x).")
-    min_share: float | None = _opt(None, "Label-proportion rule (our extension): lowest allowed share of label 1; off when unset.")
-    max_share: float | None = _opt(None, "Label-proportion rule (our extension): highest allowed share of label 1; off when unset.")
+    calibrate: bool = _opt(
+        False, "Contextual calibration: subtract the log-odds of a content-free query in the same context."
+    )
+    group_weight: float = _opt(
+        100.0, "Sampling weight of unlabeled examples that share a group with a labeled one (paper: ~100x)."
+    )
+    min_share: float | None = _opt(
+        None, "Label-proportion rule (our extension): lowest allowed share of label 1; off when unset."
+    )
+    max_share: float | None = _opt(
+        None, "Label-proportion rule (our extension): highest allowed share of label 1; off when unset."
+    )
     proportion_weight: float = _opt(
         50.0,
         "Cost in U of each label outside the share bounds. At alpha's scale this makes the bounds nearly hard: "

@@ -53,7 +53,11 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
         else:
             import pandas as pd
 
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False) if suffix == "csv" else pd.read_parquet(path)
+            frame = (
+                pd.read_csv(path, dtype=str, keep_default_na=False)
+                if suffix == "csv"
+                else pd.read_parquet(path)
+            )
             rows = frame.to_dict(orient="records")
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc

@@ -12,7 +12,11 @@ from .prompts import PromptScorer
 
 
 def build_scorer(
-    examples: Sequence[Example], task: TaskSpec, config: ScorerConfig, *, loaded: tuple[Any, Any] | None = None
+    examples: Sequence[Example],
+    task: TaskSpec,
+    config: ScorerConfig,
+    *,
+    loaded: tuple[Any, Any] | None = None,
 ) -> PromptScorer:
     """A core `Scorer` for these examples under this task, backed by the configured model."""
     from .transformers_backend import TransformersBackend

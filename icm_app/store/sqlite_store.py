@@ -54,7 +54,7 @@ def _m1_initial(db: sqlite3.Connection) -> None:
         CREATE TABLE commands (
             id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, command TEXT, at REAL, done INTEGER DEFAULT 0
         );
-        """
+        """,
     )
 
 
@@ -196,7 +196,12 @@ class Store:
     def labels(self, run_id: str) -> dict[int, dict[str, Any]]:
         rows = self.db.execute("SELECT * FROM labels WHERE run_id = ?", (run_id,))
         return {
-            r["idx"]: {"label": r["label"], "pinned": bool(r["pinned"]), "score": r["score"], "flips": r["flips"]}
+            r["idx"]: {
+                "label": r["label"],
+                "pinned": bool(r["pinned"]),
+                "score": r["score"],
+                "flips": r["flips"],
+            }
             for r in rows
         }
 
@@ -256,7 +261,9 @@ class Store:
     ) -> None:
         """Pin `idx` to `new_label` (None unpins); recorded in the audit trail, applied by the runner."""
         with self.transaction() as db:
-            row = db.execute("SELECT label FROM labels WHERE run_id = ? AND idx = ?", (run_id, idx)).fetchone()
+            row = db.execute(
+                "SELECT label FROM labels WHERE run_id = ? AND idx = ?", (run_id, idx)
+            ).fetchone()
             old = row[0] if row else None
             db.execute(
                 "INSERT INTO overrides (run_id, idx, old_label, new_label, pinned, who, at, note) "
@@ -289,10 +296,14 @@ class Store:
     # -- commands to a running worker (pause/stop) -------------------------------------------------
     def send_command(self, run_id: str, command: str) -> None:
         with self.transaction() as db:
-            db.execute("INSERT INTO commands (run_id, command, at) VALUES (?,?,?)", (run_id, command, time.time()))
+            db.execute(
+                "INSERT INTO commands (run_id, command, at) VALUES (?,?,?)", (run_id, command, time.time())
+            )
 
     def take_commands(self, run_id: str) -> list[str]:
         with self.transaction() as db:
-            rows = db.execute("SELECT id, command FROM commands WHERE run_id = ? AND done = 0", (run_id,)).fetchall()
+            rows = db.execute(
+                "SELECT id, command FROM commands WHERE run_id = ? AND done = 0", (run_id,)
+            ).fetchall()
             db.executemany("UPDATE commands SET done = 1 WHERE id = ?", [(r[0],) for r in rows])
         return [r[1] for r in rows]

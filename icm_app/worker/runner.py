@@ -131,7 +131,9 @@ class Runner:
         try:
             status = self._loop(on_step)
         except BaseException as exc:
-            self.store.set_status(self.run_id, "failed" if isinstance(exc, Exception) else "stopped", str(exc))
+            self.store.set_status(
+                self.run_id, "failed" if isinstance(exc, Exception) else "stopped", str(exc)
+            )
             raise
         self.store.set_status(self.run_id, status)
         ev = self.annealer.current()
