@@ -120,6 +120,9 @@ def load_model(config: ScorerConfig) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     source = str(bundled_model_dir()) if config.model == BUNDLED else config.model
     device = pick_device(config.device)
     dtype = pick_dtype(config.dtype, device)
