@@ -119,7 +119,6 @@ def load_model(config: ScorerConfig) -> tuple[Any, Any]:
     """(model, tokenizer) on the configured device and dtype."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
