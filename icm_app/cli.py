@@ -161,6 +161,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Prefix-cached vs naive scoring on one search trajectory. Example: icm bench --n 32 --iterations 10"""
+    from .bench import run_bench
+    from .tasks.presets import get_preset
+
+    filename, preset = SAMPLES[args.sample]
+    data = args.data or str(SAMPLES_DIR / filename)
+    quiet = (lambda _msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    scorer = ScorerConfig(device=args.device, cache_mb=args.cache_mb)
+    for n in args.n:
+        report = run_bench(data, get_preset(args.preset or preset), n=n, iterations=args.iterations,
+                           seed=args.seed, scorer=scorer, progress=quiet)  # fmt: skip
+        print(report.table(), flush=True)
+    return 0
+
+
 class _store:
     def __init__(self, args: argparse.Namespace) -> None:
         self.path = Path(args.home) / "runs.sqlite" if args.home else None
@@ -212,6 +228,20 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["jsonl", "csv", "parquet"], help="default: from the extension")
     export.add_argument("--all", action="store_true", help="include unlabeled examples")
     export.set_defaults(func=cmd_export)
+
+    bench = sub.add_parser("bench", help=cmd_bench.__doc__, description=cmd_bench.__doc__)
+    bench.add_argument(
+        "--sample", choices=sorted(SAMPLES), default="sentiment", help="bundled sample (default sentiment)"
+    )
+    bench.add_argument("--data", help="another data file (with --preset)")
+    bench.add_argument("--preset", help="task preset for --data")
+    bench.add_argument("--n", type=int, nargs="+", default=[64], help="example counts to run (e.g. 16 32 64)")
+    bench.add_argument("--iterations", type=int, default=10, help="search iterations per size")
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--device", default="auto")
+    bench.add_argument("--cache-mb", type=float, default=2048.0, help="prefix cache budget")
+    bench.add_argument("--quiet", action="store_true", help="no progress lines")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

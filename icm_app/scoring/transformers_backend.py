@@ -37,6 +37,7 @@ class TransformersBackend:
         mode: str = "prefix",
         cache_mb: float = 2048,
         max_context: int | None = None,
+        batch_size: int = 16,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown scoring mode {mode!r}; valid: {', '.join(MODES)}")
@@ -54,6 +55,9 @@ class TransformersBackend:
         bos = tokenizer.bos_token_id
         self.prefix_ids: list[int] = [bos] if bos is not None else []
         self.max_context = max_context or _model_context(model, tokenizer)
+        self.batch_size = max(1, batch_size)
+        pad = tokenizer.pad_token_id
+        self.pad_id = pad if pad is not None else (tokenizer.eos_token_id or 0)
         self.cache_bytes_limit = int(cache_mb * 2**20)
         self._segment_ids: dict[str, tuple[int, ...]] = {}
         self._intern: dict[tuple[int, ...], int] = {}
@@ -141,37 +145,65 @@ class TransformersBackend:
         segs = {tuple(self._intern[s] for s in f): f for f in fitted}
         lcp = [_common_prefix(a, b) for a, b in zip(todo, todo[1:])] + [0]
         stack: list[tuple[int, Any]] = []  # (depth, cache snapshot) along the current prompt's prefix
-        prev_lcp = 0
-        for k, key in enumerate(todo):
+        prev_lcp, k = 0, 0
+        while k < len(todo):
+            key = todo[k]
             while stack and stack[-1][0] > prev_lcp:
                 self._store(todo[k - 1][: stack[-1][0]], stack.pop()[1])
             depth, cache = self._start(key, stack)
-            branches, m = [], lcp[k]
-            for j in range(k, len(todo)):
-                m = min(m, lcp[j])
-                if m <= depth:
-                    break
-                if not branches or branches[-1] != m:
-                    branches.append(m)
-            for b in sorted(set(branches)):
+            for b in _branch_depths(lcp, k, depth):
                 self._forward([t for s in segs[key][depth:b] for t in s], cache)
                 stack.append((b, copy.deepcopy(cache)))
                 depth = b
-            hidden = self._forward([t for s in segs[key][depth:] for t in s], cache)
-            self._remember(key, self._logodds(hidden))
-            prev_lcp = lcp[k]
+            group = self._leaf_group(todo, lcp, k, depth)
+            tails = [[t for s in segs[todo[j]][depth:] for t in s] for j in group]
+            for j, hidden in zip(group, self._forward_batch(tails, cache)):
+                self._remember(todo[j], self._logodds(hidden))
+            k = group[-1] + 1
+            prev_lcp = lcp[group[-1]]
         for depth, cache in stack:
             self._store(todo[-1][:depth], cache)
         return [self._memo[k] for k in keys]
 
-    def _start(self, key: tuple[int, ...], stack: list[tuple[int, Any]]) -> tuple[int, Any]:
-        """The deepest reusable cache for `key`: the branch stack, the LRU, or a fresh one after BOS."""
-        best_depth = stack[-1][0] if stack else -1
-        for d in range(len(key) - 1, best_depth, -1):
+    def _leaf_group(self, todo: list[tuple[int, ...]], lcp: list[int], k: int, depth: int) -> list[int]:
+        """Prompt k and the following ones that continue from the same cache at `depth` with nothing left
+        to share: they run as one right-padded batch (padding after the last token cannot change it)."""
+        group = [k]
+        if lcp[k] > depth:
+            return group
+        while len(group) < self.batch_size and group[-1] + 1 < len(todo):
+            j = group[-1] + 1
+            if lcp[j - 1] != depth or lcp[j] > depth or self._lru_lookup(todo[j], depth) is not None:
+                break
+            group.append(j)
+        return group
+
+    def _forward_batch(self, seqs: list[list[int]], cache: Any) -> list[torch.Tensor]:
+        if len(seqs) == 1:
+            return [self._forward(seqs[0], cache)]
+        width = max(map(len, seqs))
+        ids = torch.tensor([s + [self.pad_id] * (width - len(s)) for s in seqs], device=self.device)
+        cache.batch_repeat_interleave(len(seqs))
+        with torch.inference_mode():
+            out = self.base(input_ids=ids, past_key_values=cache, use_cache=True)
+        self.tokens_processed += len(seqs) * width
+        self.forward_calls += 1
+        return [out.last_hidden_state[b, len(s) - 1] for b, s in enumerate(seqs)]
+
+    def _lru_lookup(self, key: tuple[int, ...], above: int) -> tuple[int, Any] | None:
+        """The deepest cached prefix of `key` deeper than `above` segments (never the whole prompt)."""
+        for d in range(len(key) - 1, above, -1):
             hit = self._lru.get(hash(key[:d]))
             if hit is not None and hit[0] == key[:d]:
                 self._lru.move_to_end(hash(key[:d]))
-                return d, copy.deepcopy(hit[1])
+                return d, hit[1]
+        return None
+
+    def _start(self, key: tuple[int, ...], stack: list[tuple[int, Any]]) -> tuple[int, Any]:
+        """The deepest reusable cache for `key`: the branch stack, the LRU, or a fresh one after BOS."""
+        hit = self._lru_lookup(key, stack[-1][0] if stack else -1)
+        if hit is not None:
+            return hit[0], copy.deepcopy(hit[1])
         if stack:
             return stack[-1][0], copy.deepcopy(stack[-1][1])
         cache = self._new_cache()
@@ -204,6 +236,19 @@ class TransformersBackend:
         self._memo.clear()
         self._lru.clear()
         self._lru_bytes = 0
+
+
+def _branch_depths(lcp: list[int], k: int, depth: int) -> list[int]:
+    """Depths beyond `depth` where later (sorted) prompts leave prompt k's path: where to snapshot."""
+    branches: list[int] = []
+    m = lcp[k]
+    for j in range(k, len(lcp)):
+        m = min(m, lcp[j])
+        if m <= depth:
+            break
+        if not branches or branches[-1] != m:
+            branches.append(m)
+    return sorted(branches)
 
 
 def _common_prefix(a: tuple[int, ...], b: tuple[int, ...]) -> int:
