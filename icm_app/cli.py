@@ -177,6 +177,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_app(args: argparse.Namespace) -> int:
+    """Start the browser app (bound to 127.0.0.1 unless --address says otherwise). Example: icm app --port 8501"""
+    import os
+    import subprocess
+
+    app = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+    if not app.exists():
+        raise CliError(f"{app} not found: run `icm app` from a source checkout (pip install -e .)")
+    env = {**os.environ, **({"ICM_HOME": args.home} if args.home else {})}
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.address,
+               "--server.port", str(args.port), "--server.headless", "true",
+               "--browser.gatherUsageStats", "false", "--server.maxUploadSize", str(args.max_upload_mb)]  # fmt: skip
+    return subprocess.call(command, cwd=app.parent, env=env)
+
+
 class _store:
     def __init__(self, args: argparse.Namespace) -> None:
         self.path = Path(args.home) / "runs.sqlite" if args.home else None
@@ -242,6 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--cache-mb", type=float, default=2048.0, help="prefix cache budget")
     bench.add_argument("--quiet", action="store_true", help="no progress lines")
     bench.set_defaults(func=cmd_bench)
+
+    app = sub.add_parser("app", help=cmd_app.__doc__, description=cmd_app.__doc__)
+    app.add_argument(
+        "--address", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)"
+    )
+    app.add_argument("--port", type=int, default=8501)
+    app.add_argument("--max-upload-mb", type=int, default=200, help="largest upload accepted")
+    app.set_defaults(func=cmd_app)
     return parser
 
 

@@ -9,10 +9,12 @@ from typing import Any
 
 from ..store.sqlite_store import Store
 
-EXPORT_FORMATS = ("jsonl", "csv", "parquet")
+EXPORT_FORMATS = ("jsonl", "csv", "parquet", "datasets", "finetune")
 
 
-def export_rows(store: Store, run_id: str, *, labeled_only: bool = True) -> list[dict[str, Any]]:
+def export_rows(
+    store: Store, run_id: str, *, labeled_only: bool = True, pinned_only: bool = False
+) -> list[dict[str, Any]]:
     """One dict per example: original fields, label (0/1 and word), log-odds score, pinned, provenance."""
     info = store.run(run_id)
     labels = store.labels(info.id)
@@ -26,7 +28,7 @@ def export_rows(store: Store, run_id: str, *, labeled_only: bool = True) -> list
     rows = []
     for ex in store.examples(info.id):
         lab = labels.get(ex["idx"])
-        if labeled_only and lab is None:
+        if (labeled_only and lab is None) or (pinned_only and not (lab and lab["pinned"])):
             continue
         label = None if lab is None else lab["label"]
         rows.append(
@@ -43,23 +45,77 @@ def export_rows(store: Store, run_id: str, *, labeled_only: bool = True) -> list
     return rows
 
 
+def finetune_rows(store: Store, run_id: str) -> list[dict[str, str]]:
+    """Prompt/completion pairs: the task's rendered prompt and the label word, ready for fine-tuning."""
+    from ..tasks.template import render
+
+    info = store.run(run_id)
+    words = info.task["label_words"]
+    labels = store.labels(info.id)
+    return [
+        {"prompt": render(info.task["template"], ex["fields"]),
+         "completion": words[0 if labels[ex["idx"]]["label"] == 1 else 1]}
+        for ex in store.examples(info.id)
+        if ex["idx"] in labels
+    ]  # fmt: skip
+
+
+def export_bytes(
+    store: Store, run_id: str, fmt: str, *, labeled_only: bool = True, pinned_only: bool = False
+) -> bytes:
+    """The export as bytes (for a download button); `datasets` folders are written with export_run only."""
+    import io
+
+    if fmt == "finetune":
+        return "".join(
+            json.dumps(r, ensure_ascii=False) + "\n" for r in finetune_rows(store, run_id)
+        ).encode()
+    rows = export_rows(store, run_id, labeled_only=labeled_only, pinned_only=pinned_only)
+    if fmt == "jsonl":
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode()
+    import pandas as pd
+
+    buffer = io.BytesIO()
+    frame = pd.DataFrame(rows)
+    if fmt == "csv":
+        frame.to_csv(buffer, index=False)
+    elif fmt == "parquet":
+        frame.to_parquet(buffer, index=False)
+    else:
+        raise ValueError(f"unknown export format {fmt!r}; valid: jsonl, csv, parquet, finetune")
+    return buffer.getvalue()
+
+
 def export_run(
-    store: Store, run_id: str, out: str | Path, *, fmt: str | None = None, labeled_only: bool = True
+    store: Store,
+    run_id: str,
+    out: str | Path,
+    *,
+    fmt: str | None = None,
+    labeled_only: bool = True,
+    pinned_only: bool = False,
 ) -> Path:
-    """Write the export file; the format comes from `fmt` or the file extension."""
+    """Write the export; the format comes from `fmt` or the extension (a folder for `datasets`)."""
     out = Path(out)
     fmt = (fmt or out.suffix.lstrip(".")).lower()
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; valid: {', '.join(EXPORT_FORMATS)}")
-    rows = export_rows(store, run_id, labeled_only=labeled_only)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    if fmt == "jsonl":
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    else:
-        import pandas as pd
+    if fmt == "datasets":
+        from datasets import Dataset
 
-        frame = pd.DataFrame(rows)
-        frame.to_csv(tmp, index=False) if fmt == "csv" else frame.to_parquet(tmp, index=False)
-    tmp.replace(out)
+        rows = export_rows(store, run_id, labeled_only=labeled_only, pinned_only=pinned_only)
+        Dataset.from_list(rows).save_to_disk(str(out))
+        return out
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_bytes(export_bytes(store, run_id, fmt, labeled_only=labeled_only, pinned_only=pinned_only))
+    tmp.replace(out)  # atomic: a reader never sees half a file
     return out
+
+
+def confined_path(folder: Path, name: str) -> Path:
+    """`folder/name`, refusing names that would escape `folder` (.., absolute paths, separators)."""
+    candidate = (folder / name).resolve()
+    if not name or Path(name).name != name or candidate.parent != folder.resolve():
+        raise ValueError(f"file name {name!r} must be a plain name inside {folder}")
+    return candidate

@@ -65,7 +65,11 @@ def _run_script(db: sqlite3.Connection, script: str) -> None:
             db.execute(statement)
 
 
-MIGRATIONS = [_m1_initial]
+def _m2_worker_pid(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE runs ADD COLUMN worker_pid INTEGER")
+
+
+MIGRATIONS = [_m1_initial, _m2_worker_pid]
 
 
 @dataclass
@@ -81,6 +85,7 @@ class RunInfo:
     data_source: str
     model: str
     message: str | None
+    worker_pid: int | None = None
 
 
 class RunNotFoundError(KeyError):
@@ -139,9 +144,9 @@ class Store:
         now = time.time()
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, name, now, now, "created", json.dumps(task), json.dumps(search),
-                 json.dumps(scorer), data_source, model, None),
+                 json.dumps(scorer), data_source, model, None, None),
             )  # fmt: skip
             db.executemany(
                 "INSERT INTO examples VALUES (?,?,?,?,?,?,?)",
@@ -164,7 +169,7 @@ class Store:
             id=row["id"], name=row["name"], created=row["created"], updated=row["updated"],
             status=row["status"], task=json.loads(row["task"]), search=json.loads(row["search"]),
             scorer=json.loads(row["scorer"]), data_source=row["data_source"], model=row["model"],
-            message=row["message"],
+            message=row["message"], worker_pid=row["worker_pid"],
         )  # fmt: skip
 
     def runs(self) -> list[RunInfo]:
@@ -177,6 +182,20 @@ class Store:
                 "UPDATE runs SET status = ?, message = ?, updated = ? WHERE id = ?",
                 (status, message, time.time(), run_id),
             )
+
+    def update_config(
+        self, run_id: str, *, search: dict[str, Any], scorer: dict[str, Any], model: str
+    ) -> None:
+        """Change a run's settings; the runner reads them when it (re)starts."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET search = ?, scorer = ?, model = ?, updated = ? WHERE id = ?",
+                (json.dumps(search), json.dumps(scorer), model, time.time(), run_id),
+            )
+
+    def set_worker(self, run_id: str, pid: int | None) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET worker_pid = ? WHERE id = ?", (pid, run_id))
 
     def delete_run(self, run_id: str) -> None:
         with self.transaction() as db:

@@ -1,0 +1,79 @@
+"""The labels table and the inconsistent-pairs view, built from the store with the core's own rules."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pandas as pd
+
+from ..core.consistency import find_violations, group_members
+from ..store.sqlite_store import Store
+from ..worker.runner import stored_examples
+
+FILTERS = ("disagrees with gold", "inconsistent", "low confidence", "flipped often", "pinned", "unlabeled")
+LOW_CONFIDENCE = 0.5  # |log-odds| below this: the model barely prefers the label
+OFTEN = 2  # flips
+
+
+def _violations(store: Store, run_id: str, labels: dict[int, int]):
+    info = store.run(run_id)
+    examples, _ = stored_examples(store, run_id)
+    return examples, find_violations(group_members(examples), labels, info.task["rules"])
+
+
+def labels_table(store: Store, run_id: str) -> pd.DataFrame:
+    """One row per example: text, label, confidence (log-odds toward the label), flips, rules broken, gold, pin."""
+    stored = store.labels(run_id)
+    labels = {i: v["label"] for i, v in stored.items()}
+    examples, violations = _violations(store, run_id, labels)
+    broken: dict[int, set[str]] = defaultdict(set)
+    for v in violations:
+        for i in v.ids:
+            broken[i].add(v.rule)
+    gold = {e["idx"]: e["gold"] for e in store.examples(run_id)}
+    rows = []
+    for e in examples:
+        s = stored.get(e.idx, {})
+        label, score = s.get("label"), s.get("score")
+        rows.append({
+            "idx": e.idx,
+            "text": " | ".join(e.fields.values()),
+            "label": label,
+            "confidence": None if score is None or label is None else (score if label == 1 else -score),
+            "flips": s.get("flips", 0),
+            "violations": ", ".join(sorted(broken[e.idx])),
+            "gold": gold.get(e.idx),
+            "pinned": bool(s.get("pinned", False)),
+            "group": e.group,
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def apply_filters(df: pd.DataFrame, filters: list[str], search: str = "") -> pd.DataFrame:
+    """Rows matching every chosen filter and containing `search` (case-insensitive)."""
+    masks = {
+        "disagrees with gold": df["gold"].notna() & df["label"].notna() & (df["gold"] != df["label"]),
+        "inconsistent": df["violations"] != "",
+        "low confidence": df["confidence"].abs() < LOW_CONFIDENCE,
+        "flipped often": df["flips"] >= OFTEN,
+        "pinned": df["pinned"],
+        "unlabeled": df["label"].isna(),
+    }
+    for f in filters:
+        df = df[masks[f].loc[df.index]]
+    if search:
+        df = df[df["text"].str.contains(search, case=False, regex=False)]
+    return df
+
+
+def inconsistent_pairs(store: Store, run_id: str) -> pd.DataFrame:
+    """Each current violation with its members' texts and labels side by side."""
+    labels = {i: v["label"] for i, v in store.labels(run_id).items()}
+    examples, violations = _violations(store, run_id, labels)
+    by_idx = {e.idx: e for e in examples}
+    return pd.DataFrame([
+        {"rule": v.rule, "ids": list(v.ids),
+         **{f"text {k + 1}": " | ".join(by_idx[i].fields.values()) for k, i in enumerate(v.ids[:2])},
+         **{f"label {k + 1}": labels[i] for k, i in enumerate(v.ids[:2])}}
+        for v in violations
+    ])  # fmt: skip
