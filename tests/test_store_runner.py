@@ -23,7 +23,9 @@ def new_run(store: Store, n: int = 12, iterations: int = 15, **cfg) -> str:
     task = TaskSpec(name="t", template="Text: {text}\nLabel:", gold_field="label")
     rows = [{"text": f"item {i}", "label": i % 2} for i in range(n)]
     dataset = build_dataset(rows, task)
-    return create_run(store, dataset, task, SearchConfig(iterations=iterations, **cfg), ScorerConfig(), data_source="mem")
+    return create_run(
+        store, dataset, task, SearchConfig(iterations=iterations, **cfg), ScorerConfig(), data_source="mem"
+    )
 
 
 def runner(store: Store, run_id: str) -> Runner:
@@ -84,7 +86,9 @@ def test_export_has_label_score_pin_and_provenance(tmp_path):
     out = export_run(store, run_id, tmp_path / "x.jsonl")
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == len(store.labels(run_id))
-    assert {"label", "label_word", "score", "pinned", "run_id", "model", "config", "exported_at"} <= set(rows[0])
+    assert {"label", "label_word", "score", "pinned", "run_id", "model", "config", "exported_at"} <= set(
+        rows[0]
+    )
     with pytest.raises(ValueError, match="unknown export format"):
         export_run(store, run_id, tmp_path / "x.xlsx")
 

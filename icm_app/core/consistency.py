@@ -131,19 +131,22 @@ def consistent_options(
     rules: Sequence[str],
     pinned: Iterable[int],
 ) -> list[dict[int, int]]:
-    """All label assignments to the violation's unpinned members that leave its group free of violations.
+    """All label assignments to the violation's unpinned members under which those members no longer
+    violate any rule among themselves (Algorithm 2's per-pair options, e.g. (1,0), (0,1), (0,0)).
 
-    Enumerates every option (Algorithm 2), not just two; pinned members keep their labels.
+    Enumerates every option, not just two; pinned members keep their labels. Other violations in the
+    group are left to U, which counts them, and to later rounds.
     """
     free = [i for i in violation.ids if i not in set(pinned)]
     if not free or len(free) > MAX_GROUP_ENUMERATION:
         return []
     group = groups[examples[violation.ids[0]].group]  # type: ignore[index]
+    ids = set(violation.ids)
     options = []
     for values in itertools.product((0, 1), repeat=len(free)):
         option = dict(zip(free, values))
         trial = {**labels, **option}
         local = {e.idx: trial[e.idx] for e in group if e.idx in trial}
-        if not any(RULES[r](group, local) for r in rules):
+        if not any(set(v.ids) <= ids for r in rules for v in RULES[r](group, local)):
             options.append(option)
     return options

@@ -43,13 +43,18 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
         raise DataError(f"{path}: unknown format {suffix!r}; use one of {', '.join(FORMATS)}")
     try:
         if suffix == "json":
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8-sig"))
             rows = data if isinstance(data, list) else data.get("data") if isinstance(data, dict) else None
             if not isinstance(rows, list):
                 raise DataError(f"{path}: JSON must be a list of objects (or {{'data': [...]}})")
         elif suffix == "jsonl":
-            lines = path.read_text(encoding="utf-8").splitlines()
-            rows = [json.loads(line) for line in lines if line.strip()]
+            rows = []
+            for lineno, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except json.JSONDecodeError as exc:
+                        raise DataError(f"{path}: malformed JSON at line {lineno}: {exc.msg}") from exc
         else:
             import pandas as pd
 
@@ -87,6 +92,8 @@ def _read_datasets_folder(path: Path) -> list[dict[str, Any]]:
 
 def parse_gold(value: Any, label_words: tuple[str, str]) -> int:
     """1/0 from bools, 0/1 numbers and strings (true/false, yes/no, or the task's label words)."""
+    if type(value).__module__ == "numpy":
+        value = value.item()
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value)):
