@@ -18,6 +18,6 @@ with st.sidebar:
     run_id = current_run_id()
     if run_id:
         info = get_store().run(run_id)
-        st.caption(f"Open run: **{info.name}**  \n`{info.id}` · {info.status}")
+        st.caption(f"Open run: **{info.name}**  \n`{info.id}`")
     st.caption("Internal Coherence Maximization — Wen et al. 2025")
 navigation.run()

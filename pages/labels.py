@@ -12,6 +12,8 @@ words = [w.strip() for w in info.task["label_words"]]
 st.title("Labels")
 st.caption(f"`{info.id}` · {info.name} · 1 = `{words[0]}`, 0 = `{words[1]}`")
 
+if flash := st.session_state.pop("labels_flash", None):
+    st.success(flash)
 table = labels_table(store, run_id)
 left, right = st.columns([2, 1])
 filters = left.multiselect("Show only", FILTERS, key="filters")
@@ -35,9 +37,9 @@ if submitted and ids:
     value = None if label == "unpin" else int(label[0])
     for idx in ids:
         store.add_override(run_id, int(idx), value, who="app", note=note)
-    st.success(
-        f"Saved {len(ids)} override(s): {', '.join(map(str, ids))} → {label}"
-    )  # shown only after commit
+    # acknowledged only after the store committed it; the rerun redraws the table with the pin
+    st.session_state["labels_flash"] = f"Saved {len(ids)} override(s): {', '.join(map(str, ids))} → {label}"
+    st.rerun()
 
 with st.expander("Audit trail"):
     trail = store.overrides(run_id)

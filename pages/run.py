@@ -16,9 +16,7 @@ run_id = require_run()
 info = store.run(run_id)
 st.title("Run")
 st.caption(f"`{info.id}` · {info.name}")
-alive = is_alive(info.worker_pid)
-active = info.status in ("starting", "running") and alive
-if info.status in ("starting", "running") and not alive and info.worker_pid:
+if info.status in ("starting", "running") and not is_alive(info.worker_pid) and info.worker_pid:
     st.warning(
         "The worker stopped without finishing (crash or kill). Resume continues from the last checkpoint."
     )
@@ -35,23 +33,35 @@ except ValueError as exc:
     st.error(str(exc))
     st.stop()
 
-buttons = st.columns(4)
-if not active and buttons[0].button(
-    "Start" if info.status == "created" else "Resume", type="primary", key="start"
-):
-    store.update_config(run_id, search=search.to_dict(), scorer=scorer.to_dict(), model=model_label(scorer))
-    start_worker(store, run_id)
-    st.rerun()
-if active and buttons[1].button("Pause", key="pause"):
-    store.send_command(run_id, "pause")
-if active and buttons[2].button("Stop", key="stop"):
-    store.send_command(run_id, "stop")
+
+def controls(info, alive: bool) -> None:
+    """Start/resume when no worker lives; pause/stop while one does. Inside the fragment, so they follow it."""
+    active = info.status in ("starting", "running") and alive
+    buttons = st.columns(4)
+    if not active and buttons[0].button(
+        "Start" if info.status == "created" else "Resume", type="primary", key="start"
+    ):
+        store.update_config(
+            run_id, search=search.to_dict(), scorer=scorer.to_dict(), model=model_label(scorer)
+        )
+        start_worker(store, run_id)
+        st.rerun()
+    if active and buttons[1].button("Pause", key="pause"):
+        store.send_command(run_id, "pause")
+    if active and buttons[2].button("Stop", key="stop"):
+        store.send_command(run_id, "stop")
+
+
+def _label(value) -> str:
+    return "unlabeled" if value is None or value != value else str(int(value))
 
 
 @st.fragment(run_every=2)
 def live() -> None:
     """Reads the store every 2 s; the search itself runs in the worker process."""
     info = store.run(run_id)
+    alive = is_alive(info.worker_pid)
+    controls(info, alive)
     df = events_frame(store.events(run_id), info.search["alpha"])
     total = info.search["iterations"]
     done = int(df["iteration"].max()) if not df.empty else 0
@@ -80,8 +90,8 @@ def live() -> None:
         verdict = (
             "skipped (no change)" if last["skipped"] else ("accepted" if last["accepted"] else "rejected")
         )
-        st.caption(f"Iteration {done}: example {int(last['proposed'])}, label {last['old_label']} → "
-                   f"{last['new_label']}, Δ = {last['delta']:.3f}, {verdict}")  # fmt: skip
+        st.caption(f"Iteration {done}: example {int(last['proposed'])}, label {_label(last['old_label'])} → "
+                   f"{_label(last['new_label'])}, Δ = {last['delta']:.3f}, {verdict}")  # fmt: skip
     st.plotly_chart(progress_figure(df, has_gold=df["gold_agreement"].notna().any()), key="progress")
 
 

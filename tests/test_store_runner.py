@@ -112,3 +112,26 @@ def test_presets_load_the_paper_files_directly(preset, filename, rows, groups):
     assert len(dataset.examples) == rows and len({e.group for e in dataset.examples}) == groups
     assert set(dataset.gold.values()) == {0, 1}
     assert all("label" not in e.fields for e in dataset.examples)
+
+
+def test_override_made_while_the_search_runs_is_never_changed():
+    """Another process pins a label mid-run (here: from the step callback, through the store)."""
+    store = Store()
+    run_id = new_run(store, iterations=60)
+    r = runner(store, run_id)
+    pinned_at: list[int] = []
+    target = 7
+
+    def on_step(step: dict) -> None:
+        if step["iteration"] == 10:
+            current = r.annealer.labels.get(target)
+            store.add_override(run_id, target, 0 if current == 1 else 1, who="second tab")
+            pinned_at.append(step["iteration"])
+
+    r.run(on_step=on_step)
+    wanted = store.overrides(run_id)[0]["new_label"]
+    assert pinned_at == [10]
+    assert store.labels(run_id)[target] == {**store.labels(run_id)[target], "label": wanted, "pinned": True}
+    later = [e for e in store.events(run_id) if e["iteration"] > 11]
+    assert later and all(e["proposed"] != target for e in later)
+    assert all(str(target) not in e["changed"].strip("[]").split(", ") for e in later)
