@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,11 @@ from ..tasks.presets import TaskSpec
 from ..tasks.template import TemplateError
 
 FORMATS = ("csv", "json", "jsonl", "parquet")
+DEFAULT_MAX_INPUT_MB = 1024  # override with $ICM_MAX_INPUT_MB; the app's upload limit is --max-upload-mb
+
+
+def max_input_bytes() -> int:
+    return int(float(os.environ.get("ICM_MAX_INPUT_MB") or DEFAULT_MAX_INPUT_MB) * 2**20)
 
 
 class DataError(ValueError):
@@ -38,6 +45,12 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
         raise DataError(f"{path}: no such file")
     if path.is_dir():
         return _read_datasets_folder(path)
+    size = path.stat().st_size
+    if size > max_input_bytes():
+        raise DataError(
+            f"{path}: {size / 2**20:.0f} MB is over the {max_input_bytes() / 2**20:.0f} MB input limit "
+            "(set ICM_MAX_INPUT_MB to raise it)"
+        )
     suffix = path.suffix.lower().lstrip(".")
     if suffix not in FORMATS:
         raise DataError(f"{path}: unknown format {suffix!r}; use one of {', '.join(FORMATS)}")
@@ -156,7 +169,30 @@ def build_dataset(rows: list[dict[str, Any]], task: TaskSpec, *, use_gold: bool 
         render(task.template, examples[0].fields)
     except TemplateError as exc:
         raise DataError(str(exc)) from exc
+    _check_structure(examples, task)
     return Dataset(examples=examples, rows=rows, gold=gold if has_gold else None)
+
+
+def _check_structure(examples: list[Example], task: TaskSpec) -> None:
+    """Mutual predictability needs others to predict from; pair rules need their pairs."""
+    if len(examples) < 2:
+        raise DataError(
+            f"ICM needs at least 2 examples (each is predicted from the others); got {len(examples)}"
+        )
+    sizes = Counter(e.group for e in examples if e.group is not None)
+    if "asymmetric" in task.rules:
+        odd = [g for g, n in sizes.items() if n != 2]
+        if odd:
+            raise DataError(
+                f"group {odd[0]!r} in column {task.group_field!r} has {sizes[odd[0]]} member(s); "
+                "the asymmetric rule needs each comparison with its reverse (exactly 2)"
+            )
+    if "one_of_k" in task.rules:
+        single = [g for g, n in sizes.items() if n == 1]
+        if single:
+            raise DataError(
+                f"group {single[0]!r} in column {task.group_field!r} has one member; one_of_k needs k >= 2"
+            )
 
 
 def load_dataset(path: str | Path, task: TaskSpec, *, limit: int | None = None) -> Dataset:
