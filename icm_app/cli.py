@@ -172,7 +172,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     scorer = ScorerConfig(device=args.device, cache_mb=args.cache_mb)
     for n in args.n:
         report = run_bench(data, get_preset(args.preset or preset), n=n, iterations=args.iterations,
-                           seed=args.seed, scorer=scorer, progress=quiet)  # fmt: skip
+                           seed=args.seed, scorer=scorer, progress=quiet, naive_sample=args.naive_sample,
+                           k_init=args.k_init)  # fmt: skip
         print(report.table(), flush=True)
     return 0
 
@@ -255,6 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--device", default="auto")
     bench.add_argument("--cache-mb", type=float, default=2048.0, help="prefix cache budget")
+    bench.add_argument("--k-init", type=int, help="examples labeled at the start (default: the preset's K=8)")
+    bench.add_argument("--naive-sample", type=int,
+                       help="recompute only this many (seeded random) evaluations naively; count the rest's "
+                       "tokens exactly and extrapolate their time (marked ~)")  # fmt: skip
     bench.add_argument("--quiet", action="store_true", help="no progress lines")
     bench.set_defaults(func=cmd_bench)
 

@@ -384,3 +384,28 @@ def test_empty_label_word_and_unknown_mode_are_rejected(tokenizer):
         TransformersBackend(model, tokenizer, ("", " False"))
     with pytest.raises(ValueError, match="mode"):
         TransformersBackend(model, tokenizer, WORDS, mode="fast")
+
+
+# -- icm bench on the tiny model ------------------------------------------------------------------
+def test_bench_replays_the_trajectory_naively_and_counts_exactly(tokenizer, tmp_path):
+    import json as _json
+
+    from icm_app.bench import run_bench
+    from icm_app.scoring.models import ScorerConfig
+
+    folder = tmp_path / "tiny"
+    _llama(len(tokenizer)).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(_json.dumps({"q": f"item {i} {'ab' * i}"}) + "\n" for i in range(10)))
+    scorer = ScorerConfig(model=str(folder))
+    full = run_bench(str(data), TASK, n=10, iterations=8, scorer=scorer, progress=lambda _m: None)
+    assert full.compared == full.evaluations > 1 and not full.naive.extrapolated
+    assert full.max_abs_du < 1e-3
+    assert full.naive.tokens > full.fast.tokens
+    sampled = run_bench(
+        str(data), TASK, n=10, iterations=8, scorer=scorer, naive_sample=1, progress=lambda _m: None
+    )
+    assert sampled.compared == 1 and sampled.naive.extrapolated
+    assert sampled.naive.tokens == full.naive.tokens, "tokens not run are counted exactly"
+    assert "~" in sampled.table() and "naive" in full.table()

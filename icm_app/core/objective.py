@@ -70,13 +70,17 @@ class Objective:
         self.position = {idx: p for p, idx in enumerate(self.order)}
         self.evaluations = 0
 
-    def logodds(self, labels: Labels, targets: Sequence[int]) -> dict[int, float]:
-        """Leave-one-out log-odds of label 1 for each target, calibrated when configured."""
+    def queries(self, labels: Labels, targets: Sequence[int]) -> list[Query]:
+        """The leave-one-out queries for `targets`, then their content-free twins when calibrating."""
         contexts = [loo_context(self.order, self.position, labels, t) for t in targets]
         queries = [Query(c, t) for c, t in zip(contexts, targets)]
         if self.config.calibrate:
             queries += [Query(c, t, content_free=True) for c, t in zip(contexts, targets)]
-        scores = self.scorer.score(queries)
+        return queries
+
+    def logodds(self, labels: Labels, targets: Sequence[int]) -> dict[int, float]:
+        """Leave-one-out log-odds of label 1 for each target, calibrated when configured."""
+        scores = self.scorer.score(self.queries(labels, targets))
         n = len(targets)
         if self.config.calibrate:
             return {t: scores[k] - scores[n + k] for k, t in enumerate(targets)}

@@ -98,6 +98,10 @@ class TransformersBackend:
             self.dropped_demos += 1
         return segs
 
+    def naive_tokens(self, prompts: Sequence[Prompt]) -> int:
+        """Tokens the naive mode would compute for these prompts (counted, not run)."""
+        return sum(len(self.prefix_ids) + sum(map(len, self._fit(p))) for p in prompts)
+
     # -- model -------------------------------------------------------------------------------------
     @torch.inference_mode()
     def _forward(self, ids: Sequence[int], cache: Any) -> torch.Tensor:
