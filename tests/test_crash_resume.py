@@ -46,7 +46,8 @@ def test_kill_9_mid_run_then_resume_loses_nothing(icm_home):
     events = store.events(run_id)
     assert checkpoint["iteration"] == events[-1]["iteration"] < 14, "killed before the end"
     saved = {int(k): v for k, v in checkpoint["labels"].items()}
-    assert {i: v["label"] for i, v in store.labels(run_id).items()} == saved
+    pending = {o["idx"]: o["new_label"] for o in store.pending_overrides(run_id)}
+    assert {i: v["label"] for i, v in store.labels(run_id).items()} == {**saved, **pending}
     assert store.overrides(run_id)[0]["new_label"] == 1
 
     resumed = icm(icm_home, "resume", run_id)
