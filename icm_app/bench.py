@@ -54,15 +54,21 @@ class BenchReport:
 
     def table(self) -> str:
         f, n = self.fast, self.naive
+        mark = "~" if n.extrapolated else ""
         rows = [
             ("model tokens", f"{n.tokens:,}", f"{f.tokens:,}", f"{n.tokens / max(f.tokens, 1):.1f}x"),
             (
                 "wall time (s)",
-                f"{n.seconds:.1f}",
+                mark + f"{n.seconds:.1f}",
                 f"{f.seconds:.1f}",
-                f"{n.seconds / max(f.seconds, 1e-9):.1f}x",
+                mark + f"{n.seconds / max(f.seconds, 1e-9):.1f}x",
             ),
-            ("forward calls", f"{n.forward_calls:,}", f"{f.forward_calls:,}", ""),
+            (
+                "forward calls",
+                f"{n.forward_calls:,}" + (" (run)" if n.extrapolated else ""),
+                f"{f.forward_calls:,}",
+                "",
+            ),
             ("peak RSS (MB)", f"{n.peak_rss_mb:.0f}", f"{f.peak_rss_mb:.0f}", ""),
         ]
         lines = [

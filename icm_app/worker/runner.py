@@ -6,6 +6,7 @@ pause/stop commands are read from the store between iterations, so any process m
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from ..core.config import SearchConfig
 from ..core.types import Example, Scorer
 from ..io.loaders import Dataset
 from ..scoring.models import ScorerConfig, model_label
+from ..scoring.openai_backend import ServerUnavailableError
 from ..store.sqlite_store import Store
 from ..tasks.presets import TaskSpec
 
@@ -93,6 +95,7 @@ class Runner:
         saved = store.checkpoint(self.run_id)
         state = SearchState.from_dict(saved) if saved else None
         self.annealer = Annealer(self.examples, scorer, self.config, rules=self.task.rules, state=state)
+        self.message = ""
 
     def _apply_overrides(self) -> None:
         pending = self.store.pending_overrides(self.run_id)
@@ -130,17 +133,23 @@ class Runner:
         self.store.set_status(self.run_id, "running")
         try:
             status = self._loop(on_step)
+        except ServerUnavailableError as exc:  # nothing of the failed iteration was committed
+            self.store.set_status(self.run_id, "paused", str(exc))
+            status = "paused"
+            self.message = str(exc)
         except BaseException as exc:
             self.store.set_status(
                 self.run_id, "failed" if isinstance(exc, Exception) else "stopped", str(exc)
             )
             raise
-        self.store.set_status(self.run_id, status)
-        ev = self.annealer.current()
+        if not self.message:
+            self.store.set_status(self.run_id, status)
+        last = self.store.events(self.run_id)[-1] if self.store.events(self.run_id) else {}
+        labels = {i: v["label"] for i, v in self.store.labels(self.run_id).items()}
         return RunSummary(
-            run_id=self.run_id, status=status, iterations=self.annealer.state.iteration,
-            n_examples=len(self.examples), n_labeled=len(self.annealer.labels), U=ev.U, P=ev.P, I=ev.I,
-            gold_agreement=gold_agreement(self.annealer.labels, self.gold),
+            run_id=self.run_id, status=status, iterations=last.get("iteration", 0),
+            n_examples=len(self.examples), n_labeled=len(labels), U=last.get("U", math.nan),
+            P=last.get("P", math.nan), I=last.get("I", 0), gold_agreement=gold_agreement(labels, self.gold),
             seconds=time.perf_counter() - start, tokens=_tokens(self.scorer) - tokens0,
         )  # fmt: skip
 
