@@ -51,6 +51,7 @@ class BenchReport:
     naive: PhaseResult
     max_abs_du: float
     compared: int
+    k_init: int = 0
 
     def table(self) -> str:
         f, n = self.fast, self.naive
@@ -72,7 +73,8 @@ class BenchReport:
             ("peak RSS (MB)", f"{n.peak_rss_mb:.0f}", f"{f.peak_rss_mb:.0f}", ""),
         ]
         lines = [
-            f"examples {self.n_examples}, iterations {self.iterations}, U evaluations {self.evaluations}",
+            f"examples {self.n_examples}, labeled at start {self.k_init}, iterations {self.iterations}, "
+            f"U evaluations {self.evaluations}",
             f"{'':16s}{'naive':>14s}{'prefix':>14s}{'ratio':>10s}",
             *[f"{a:16s}{b:>14s}{c:>14s}{d:>10s}" for a, b, c, d in rows],
             f"max |U_prefix - U_naive| over {self.compared} evaluations recomputed naively: {self.max_abs_du:.2e}",
@@ -129,6 +131,7 @@ def run_bench(
     loaded = load_model(scorer)
     config = SearchConfig.from_dict(
         {**SearchConfig().to_dict(), **task.search_overrides, "iterations": iterations, "seed": seed}
+        | ({"k_init": k_init} if k_init else {})
     )
 
     fast_backend = TransformersBackend(*loaded, task.label_words, mode="prefix", cache_mb=scorer.cache_mb)
@@ -178,8 +181,9 @@ def run_bench(
     naive = PhaseResult("naive", ran + counted, seconds, naive_backend.forward_calls, _peak_rss_mb(), us)
     naive.extrapolated = bool(counted)
     max_du = max((abs(a - b) for a, b in pairs), default=0.0)
+    labeled0 = min(config.k_init, len(dataset.examples))
     return BenchReport(
-        len(dataset.examples), iterations, len(trace.evaluations), fast, naive, max_du, len(pairs)
+        len(dataset.examples), iterations, len(trace.evaluations), fast, naive, max_du, len(pairs), labeled0
     )
 
 

@@ -42,7 +42,12 @@ def start_server(port: int) -> subprocess.Popen:
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
-            if json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read())["status"] == "ok":
+            if (
+                json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read())[
+                    "status"
+                ]
+                == "ok"
+            ):
                 return proc
         except (OSError, ValueError, KeyError):
             time.sleep(0.5)

@@ -42,7 +42,9 @@ def vllm_response(prompt: str, top: dict[str, float]) -> dict:
 
 
 def llamacpp_response(top: dict[str, float]) -> dict:
-    items = [{"id": k, "token": t, "bytes": list(t.encode()), "logprob": v} for k, (t, v) in enumerate(top.items())]
+    items = [
+        {"id": k, "token": t, "bytes": list(t.encode()), "logprob": v} for k, (t, v) in enumerate(top.items())
+    ]
     return {"choices": [{"text": items[0]["token"], "index": 0, "logprobs": {"content": [{**items[0], "top_logprobs": items}]}}],
             "usage": {"prompt_tokens": 9, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": 4}},
             "timings": {"cache_n": 4, "prompt_n": 5}}  # fmt: skip
@@ -77,7 +79,11 @@ class FakeServer:
                     self.end_headers()
                     self.wfile.write(b'{"error": "scripted"}')
                     return
-                payload = b"{not json" if fault == "malformed" else json.dumps(vllm_response(body["prompt"], fake_top(body["prompt"]))).encode()
+                payload = (
+                    b"{not json"
+                    if fault == "malformed"
+                    else json.dumps(vllm_response(body["prompt"], fake_top(body["prompt"]))).encode()
+                )
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
@@ -173,7 +179,9 @@ def test_a_run_pauses_when_its_server_dies_and_resumes_when_it_is_back(icm_home,
     assert summary.status == "paused" and "unreachable" in store.run(run_id).message
     before = store.checkpoint(run_id)
     assert 0 <= before["iteration"] < 20
-    assert {i: v["label"] for i, v in store.labels(run_id).items()} == {int(k): v for k, v in before["labels"].items()}
+    assert {i: v["label"] for i, v in store.labels(run_id).items()} == {
+        int(k): v for k, v in before["labels"].items()
+    }
 
     server.faults = []  # back
     done = Runner(store, run_id, scorer(server.url)).run()

@@ -409,3 +409,19 @@ def test_bench_replays_the_trajectory_naively_and_counts_exactly(tokenizer, tmp_
     assert sampled.compared == 1 and sampled.naive.extrapolated
     assert sampled.naive.tokens == full.naive.tokens, "tokens not run are counted exactly"
     assert "~" in sampled.table() and "naive" in full.table()
+
+
+def test_bench_honours_k_init(tokenizer, tmp_path):
+    import json as _json
+
+    from icm_app.bench import run_bench
+    from icm_app.scoring.models import ScorerConfig
+
+    folder = tmp_path / "tiny"
+    _llama(len(tokenizer)).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(_json.dumps({"q": f"item {i}"}) + "\n" for i in range(10)))
+    report = run_bench(str(data), TASK, n=10, iterations=2, k_init=64, scorer=ScorerConfig(model=str(folder)),
+                       progress=lambda _m: None)  # fmt: skip
+    assert report.k_init == 10 and "labeled at start 10" in report.table()
