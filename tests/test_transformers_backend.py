@@ -387,41 +387,38 @@ def test_empty_label_word_and_unknown_mode_are_rejected(tokenizer):
 
 
 # -- icm bench on the tiny model ------------------------------------------------------------------
-def test_bench_replays_the_trajectory_naively_and_counts_exactly(tokenizer, tmp_path):
+@pytest.fixture
+def tiny_folder(tokenizer, tmp_path):
+    """The tiny Llama saved as a local model folder, and a 10-row data file for it."""
     import json as _json
-
-    from icm_app.bench import run_bench
-    from icm_app.scoring.models import ScorerConfig
 
     folder = tmp_path / "tiny"
     _llama(len(tokenizer)).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     data = tmp_path / "d.jsonl"
     data.write_text("".join(_json.dumps({"q": f"item {i} {'ab' * i}"}) + "\n" for i in range(10)))
-    scorer = ScorerConfig(model=str(folder))
-    full = run_bench(str(data), TASK, n=10, iterations=8, scorer=scorer, progress=lambda _m: None)
+    return str(folder), str(data)
+
+
+def _bench(tiny_folder, **kw):
+    from icm_app.bench import run_bench
+    from icm_app.scoring.models import ScorerConfig
+
+    folder, data = tiny_folder
+    return run_bench(data, TASK, n=10, scorer=ScorerConfig(model=folder), progress=lambda _m: None, **kw)
+
+
+def test_bench_replays_the_trajectory_naively_and_counts_exactly(tiny_folder):
+    full = _bench(tiny_folder, iterations=8)
     assert full.compared == full.evaluations > 1 and not full.naive.extrapolated
     assert full.max_abs_du < 1e-3
     assert full.naive.tokens > full.fast.tokens
-    sampled = run_bench(
-        str(data), TASK, n=10, iterations=8, scorer=scorer, naive_sample=1, progress=lambda _m: None
-    )
+    sampled = _bench(tiny_folder, iterations=8, naive_sample=1)
     assert sampled.compared == 1 and sampled.naive.extrapolated
     assert sampled.naive.tokens == full.naive.tokens, "tokens not run are counted exactly"
     assert "~" in sampled.table() and "naive" in full.table()
 
 
-def test_bench_honours_k_init(tokenizer, tmp_path):
-    import json as _json
-
-    from icm_app.bench import run_bench
-    from icm_app.scoring.models import ScorerConfig
-
-    folder = tmp_path / "tiny"
-    _llama(len(tokenizer)).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    data = tmp_path / "d.jsonl"
-    data.write_text("".join(_json.dumps({"q": f"item {i}"}) + "\n" for i in range(10)))
-    report = run_bench(str(data), TASK, n=10, iterations=2, k_init=64, scorer=ScorerConfig(model=str(folder)),
-                       progress=lambda _m: None)  # fmt: skip
+def test_bench_honours_k_init(tiny_folder):
+    report = _bench(tiny_folder, iterations=2, k_init=64)
     assert report.k_init == 10 and "labeled at start 10" in report.table()
