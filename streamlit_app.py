@@ -10,6 +10,7 @@ pages = [
     st.Page("pages/data.py", title="Data", icon=":material/description:", default=True),
     st.Page("pages/run.py", title="Run", icon=":material/play_arrow:"),
     st.Page("pages/labels.py", title="Labels", icon=":material/label:"),
+    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/insights:"),
     st.Page("pages/export.py", title="Export", icon=":material/download:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
 ]

@@ -18,6 +18,7 @@ from .store.sqlite_store import RunNotFoundError, Store
 SAMPLES_DIR = Path(__file__).parent / "sample_data"
 SAMPLES = {
     "sentiment": ("rt_polarity.jsonl", "sentiment"),
+    "sentiment-test": ("rt_polarity_test.jsonl", "sentiment"),
     "truthfulqa": ("truthfulqa.jsonl", "truthfulqa"),
     "gsm8k": ("gsm8k.jsonl", "gsm8k"),
     "alpaca": ("alpaca.jsonl", "alpaca"),
@@ -181,6 +182,26 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Held-out accuracy of zero-shot / ICL with ICM, gold, random, overridden labels, and the salience check.
+    Example: icm eval RUN --test icm_app/sample_data/rt_polarity_test.jsonl"""
+    from .evaluation.report import evaluate_run
+
+    quiet = (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    with _store(args) as store:
+        result = evaluate_run(store, args.run_id, args.test, n_demos=args.demos, seeds=tuple(args.seeds),
+                              salience_samples=args.salience_samples, progress=quiet)  # fmt: skip
+    print(f"held-out accuracy on {result['n_test']} test examples, {result['n_demos']} demonstrations, "
+          f"seeds {result['seeds']}:")  # fmt: skip
+    for m in result["methods"]:
+        print(
+            f"  {m['method']:11s} {m['mean']:.3f} ± {m['std']:.3f}   {' '.join(f'{a:.3f}' for a in m['accuracies'])}"
+        )
+    if "salience" in result:
+        print(result["salience"]["verdict"])
+    return 0
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     """Start the browser app (bound to 127.0.0.1 unless --address says otherwise). Example: icm app --port 8501"""
     import os
@@ -265,6 +286,23 @@ def build_parser() -> argparse.ArgumentParser:
                        "tokens exactly and extrapolate their time (marked ~)")  # fmt: skip
     bench.add_argument("--quiet", action="store_true", help="no progress lines")
     bench.set_defaults(func=cmd_bench)
+
+    ev = sub.add_parser("eval", help=cmd_eval.__doc__, description=cmd_eval.__doc__)
+    ev.add_argument("run_id")
+    ev.add_argument(
+        "--test", required=True, help="held-out file with gold labels, same columns as the run's data"
+    )
+    ev.add_argument(
+        "--demos", type=int, default=16, help="demonstrations per context (same for every method)"
+    )
+    ev.add_argument(
+        "--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds drawing the demonstrations"
+    )
+    ev.add_argument(
+        "--salience-samples", type=int, default=8, help="baseline labelings for the salience check (0: skip)"
+    )
+    ev.add_argument("--quiet", action="store_true")
+    ev.set_defaults(func=cmd_eval)
 
     app = sub.add_parser("app", help=cmd_app.__doc__, description=cmd_app.__doc__)
     app.add_argument(

@@ -16,15 +16,18 @@ def write(name: str, rows: list[dict]) -> None:
 
 
 def sentiment(n_per_class: int = 32, seed: int = 0) -> None:
-    rng = random.Random(seed)
-    rows = []
-    for polarity, label in (("pos", 1), ("neg", 0)):
-        lines = (
-            (SHARED / "rt-polarity" / f"rt-polarity.{polarity}").read_text(encoding="latin-1").splitlines()
-        )
-        rows += [{"text": t.strip(), "label": label} for t in rng.sample(lines, n_per_class)]
-    rng.shuffle(rows)
-    write("rt_polarity.jsonl", rows)
+    """The labeling sample, then a disjoint held-out test split drawn the same way (seed + 1)."""
+    taken: set[str] = set()
+    for name, rng in (("rt_polarity.jsonl", random.Random(seed)), ("rt_polarity_test.jsonl", random.Random(seed + 1))):
+        rows = []
+        for polarity, label in (("pos", 1), ("neg", 0)):
+            path = SHARED / "rt-polarity" / f"rt-polarity.{polarity}"
+            lines = path.read_text(encoding="latin-1").splitlines()
+            pool = [t for t in lines if t.strip() not in taken]
+            rows += [{"text": t.strip(), "label": label} for t in rng.sample(pool, n_per_class)]
+        rng.shuffle(rows)
+        taken |= {r["text"] for r in rows}
+        write(name, rows)
 
 
 def grouped(src: str, name: str, n_groups: int, seed: int = 0, drop: tuple[str, ...] = ()) -> None:

@@ -113,3 +113,22 @@ def test_pages_without_a_run_say_where_to_start(icm_home):
     for name in ("run", "labels", "export", "runs"):
         at = page(name).run()
         assert not at.exception and "Data" in at.info[0].value
+
+
+def test_evaluate_page_shows_label_quality_and_stored_results(finished_run):
+    store = Store()
+    store.add_evaluation(finished_run, "icl", {
+        "test": "t.jsonl", "n_test": 10, "n_demos": 4, "seeds": [0, 1],
+        "methods": [{"method": "zero-shot", "accuracies": [0.5, 0.6], "mean": 0.55, "std": 0.07},
+                    {"method": "icm", "accuracies": [0.8, 0.9], "mean": 0.85, "std": 0.07}]})  # fmt: skip
+    store.add_evaluation(finished_run, "salience", {"run_p": 1.0, "baseline_ps": [0.1, 2.0], "beaten": 0.5,
+                                                    "salient": False, "verdict": "WARNING: only 50%"})  # fmt: skip
+    at = page("evaluate").run()
+    assert not at.exception
+    assert [s.value for s in at.subheader][:2] == [
+        "Label quality (gold is used here only)",
+        "Held-out accuracy",
+    ]
+    assert len(at.get("plotly_chart")) == 3  # agreement trend, confusion matrix, accuracy bars
+    assert at.warning[0].value == "WARNING: only 50%"
+    assert "disagree with gold" in " ".join(c.value for c in at.caption)

@@ -69,7 +69,13 @@ def _m2_worker_pid(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE runs ADD COLUMN worker_pid INTEGER")
 
 
-MIGRATIONS = [_m1_initial, _m2_worker_pid]
+def _m3_evaluations(db: sqlite3.Connection) -> None:
+    db.execute(
+        "CREATE TABLE evaluations (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, at REAL, kind TEXT, result TEXT)"
+    )
+
+
+MIGRATIONS = [_m1_initial, _m2_worker_pid, _m3_evaluations]
 
 
 @dataclass
@@ -199,7 +205,15 @@ class Store:
 
     def delete_run(self, run_id: str) -> None:
         with self.transaction() as db:
-            for table in ("examples", "labels", "events", "overrides", "checkpoints", "commands"):
+            for table in (
+                "examples",
+                "labels",
+                "events",
+                "overrides",
+                "checkpoints",
+                "commands",
+                "evaluations",
+            ):
                 db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
 
@@ -311,6 +325,21 @@ class Store:
     def overrides(self, run_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT * FROM overrides WHERE run_id = ? ORDER BY id", (run_id,))
         return [dict(r) for r in rows]
+
+    # -- evaluations (held-out accuracy, salience) ----------------------------------------------------
+    def add_evaluation(self, run_id: str, kind: str, result: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO evaluations (run_id, at, kind, result) VALUES (?,?,?,?)",
+                (run_id, time.time(), kind, json.dumps(result)),
+            )
+
+    def latest_evaluation(self, run_id: str, kind: str) -> dict[str, Any] | None:
+        row = self.db.execute(
+            "SELECT result, at FROM evaluations WHERE run_id = ? AND kind = ? ORDER BY id DESC LIMIT 1",
+            (run_id, kind),
+        ).fetchone()
+        return {**json.loads(row[0]), "at": row[1]} if row else None
 
     # -- commands to a running worker (pause/stop) -------------------------------------------------
     def send_command(self, run_id: str, command: str) -> None:

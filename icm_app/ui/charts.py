@@ -60,3 +60,28 @@ def eta_seconds(df: pd.DataFrame, total_iterations: int) -> float | None:
     if recent.empty:
         return None
     return float(recent["seconds"].mean() * (total_iterations - df["iteration"].max()))
+
+
+def accuracy_figure(methods: list[dict[str, Any]]) -> go.Figure:
+    """The paper's bar chart: held-out accuracy per method, mean over seeds with ± one std."""
+    fig = go.Figure(
+        go.Bar(
+            x=[m["method"] for m in methods],
+            y=[m["mean"] for m in methods],
+            error_y=dict(type="data", array=[m["std"] for m in methods]),
+            text=[f"{m['mean']:.1%}" for m in methods],
+            textposition="outside",
+        )
+    )
+    fig.update_layout(yaxis=dict(range=[0, 1.1], title="held-out accuracy"), height=380, margin=dict(t=30))
+    return fig
+
+
+def confusion_figure(labels: list[int], gold: list[int], words: tuple[str, str]) -> go.Figure:
+    """ICM label (rows) against gold (columns), counts."""
+    z = [[sum(1 for a, b in zip(labels, gold) if a == r and b == c) for c in (1, 0)] for r in (1, 0)]
+    names = [words[0].strip(), words[1].strip()]
+    fig = go.Figure(go.Heatmap(z=z, x=[f"gold {n}" for n in names], y=[f"ICM {n}" for n in names],
+                               text=z, texttemplate="%{text}", colorscale="Blues", showscale=False))  # fmt: skip
+    fig.update_layout(height=300, margin=dict(t=20), yaxis=dict(autorange="reversed"))
+    return fig

@@ -1,0 +1,76 @@
+"""Run a stored run's evaluation end to end: held-out ICL accuracies and the salience check, saved to the store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..core.annealing import SearchState
+from ..core.config import SearchConfig
+from ..core.consistency import group_members
+from ..core.objective import Objective
+from ..io.loaders import DataError, load_dataset
+from ..scoring import build_scorer
+from ..scoring.models import ScorerConfig
+from ..store.sqlite_store import Store
+from ..tasks.presets import TaskSpec
+from ..worker.runner import stored_examples
+from .icl import combined_examples, evaluate_icl
+from .salience import salience
+
+
+def run_labels(store: Store, run_id: str) -> tuple[dict[int, int], dict[int, int]]:
+    """(the search's own labels, the labels as the researcher overrode them)."""
+    current = {i: v["label"] for i, v in store.labels(run_id).items()}
+    searched = dict(current)
+    for o in reversed(store.overrides(run_id)):  # undo overrides, latest first, back to the search's label
+        if o["old_label"] is None:
+            searched.pop(o["idx"], None)
+        else:
+            searched[o["idx"]] = o["old_label"]
+    overridden = current if store.overrides(run_id) else {}
+    return searched, overridden
+
+
+def evaluate_run(
+    store: Store,
+    run_id: str,
+    test_path: str | Path,
+    *,
+    n_demos: int = 16,
+    seeds: tuple[int, ...] = (0, 1, 2),
+    salience_samples: int = 8,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> dict[str, Any]:
+    info = store.run(run_id)
+    task, config = TaskSpec.from_dict(info.task), SearchConfig.from_dict(info.search)
+    train, gold = stored_examples(store, info.id)
+    searched, overridden = run_labels(store, info.id)
+    if len(searched) < 2:
+        raise DataError("the run has fewer than 2 labels: run the search first")
+    test = load_dataset(test_path, task)
+    if not test.gold:
+        raise DataError(f"{test_path}: the test file needs gold labels in column {task.gold_field!r}")
+    examples, moved = combined_examples(train, test.examples)
+    scorer = build_scorer(examples, task, ScorerConfig(**info.scorer))
+    test_gold = {moved[i]: y for i, y in test.gold.items()}
+    icl = evaluate_icl(
+        scorer, searched, test_gold, gold={i: gold[i] for i in searched if i in gold} if gold else None,
+        overridden=overridden, n_demos=n_demos, seeds=seeds, calibrate=config.calibrate, progress=progress,
+    )  # fmt: skip
+    result = {
+        "test": str(test_path), "n_test": len(test_gold), "n_demos": n_demos, "seeds": list(seeds),
+        "methods": [{"method": r.method, "accuracies": list(r.accuracies), "mean": r.mean, "std": r.std} for r in icl],
+    }  # fmt: skip
+    store.add_evaluation(info.id, "icl", result)
+    if salience_samples:
+        checkpoint = store.checkpoint(info.id)
+        order = SearchState.from_dict(checkpoint).order if checkpoint else sorted(e.idx for e in train)
+        objective = Objective(train, build_scorer(train, task, ScorerConfig(**info.scorer)), config, order=order,
+                              groups=group_members(train), rules=task.rules)  # fmt: skip
+        report = salience(objective, searched, samples=salience_samples)
+        result["salience"] = {"run_p": report.run_p, "baseline_ps": list(report.baseline_ps),
+                              "beaten": report.beaten, "salient": report.salient, "verdict": report.verdict()}  # fmt: skip
+        store.add_evaluation(info.id, "salience", result["salience"])
+    return result
