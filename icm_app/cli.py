@@ -20,6 +20,7 @@ SAMPLES = {
     "sentiment": ("rt_polarity.jsonl", "sentiment"),
     "sentiment-test": ("rt_polarity_test.jsonl", "sentiment"),
     "truthfulqa": ("truthfulqa.jsonl", "truthfulqa"),
+    "truthfulqa-test": ("truthfulqa_test.jsonl", "truthfulqa"),
     "gsm8k": ("gsm8k.jsonl", "gsm8k"),
     "alpaca": ("alpaca.jsonl", "alpaca"),
 }

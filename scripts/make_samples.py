@@ -48,5 +48,6 @@ if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
     sentiment()
     grouped("test_truthfulqa.json", "truthfulqa.jsonl", 8)
+    grouped("train_truthfulqa.json", "truthfulqa_test.jsonl", 8)  # held-out: other questions, other file
     grouped("test_gsm8k.json", "gsm8k.jsonl", 8, drop=("ref_cot", "ref_answer"))
     grouped("test_alpaca.json", "alpaca.jsonl", 16, drop=("candidate_label",))
