@@ -203,6 +203,35 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_finetune(args: argparse.Namespace) -> int:
+    """LoRA-fine-tune the run's local model on its ICM labels and on gold; report held-out accuracy of each.
+    Example: icm finetune RUN --test icm_app/sample_data/rt_polarity_test.jsonl --epochs 3"""
+    from tqdm import tqdm
+
+    from .evaluation.finetune import FinetuneConfig
+    from .evaluation.report import finetune_run
+
+    config = _from_args(FinetuneConfig, args)
+    bars: dict[str, Any] = {}
+
+    def progress(source: str, step: int, total: int, loss: float) -> None:
+        bar = bars.setdefault(source, tqdm(total=total, desc=f"LoRA on {source} labels", unit="step"))
+        bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+        bar.update(1)
+
+    with _store(args) as store:
+        result = finetune_run(
+            store, args.run_id, args.test, sources=tuple(args.sources), config=config, progress=progress
+        )
+    for bar in bars.values():
+        bar.close()
+    for source, r in result["sources"].items():
+        print(
+            f"fine-tuned on {source} labels ({r['n_train']}): held-out accuracy {r['accuracy']:.3f}; adapter {r['adapter']}"
+        )
+    return 0
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     """Start the browser app (bound to 127.0.0.1 unless --address says otherwise). Example: icm app --port 8501"""
     import os
@@ -304,6 +333,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--quiet", action="store_true")
     ev.set_defaults(func=cmd_eval)
+
+    ft = sub.add_parser("finetune", help=cmd_finetune.__doc__, description=cmd_finetune.__doc__)
+    ft.add_argument("run_id")
+    ft.add_argument("--test", required=True, help="held-out file with gold labels")
+    ft.add_argument(
+        "--sources",
+        nargs="+",
+        default=["icm", "gold"],
+        choices=["icm", "gold"],
+        help="which labels to train on",
+    )
+    from .evaluation.finetune import FinetuneConfig
+
+    _add_dataclass_options(ft, FinetuneConfig, skip=("target_modules",))
+    ft.set_defaults(func=cmd_finetune)
 
     app = sub.add_parser("app", help=cmd_app.__doc__, description=cmd_app.__doc__)
     app.add_argument(

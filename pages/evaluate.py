@@ -49,7 +49,8 @@ else:
     )
 
 st.subheader("Held-out accuracy")
-default = SAMPLES_DIR / SAMPLES["sentiment-test"][0] if info.task["name"] == "sentiment" else ""
+held_out = {"sentiment": "sentiment-test", "truthfulqa": "truthfulqa-test"}.get(info.task["name"])
+default = SAMPLES_DIR / SAMPLES[held_out][0] if held_out else ""
 test = st.text_input(
     "Test file (gold labels, same columns; never seen by the search)", str(default), key="test_file"
 )

@@ -55,3 +55,24 @@ def make_examples(n: int, group_size: int = 0, keyed: bool = True) -> list[Examp
         key = "abc"[i % 3] if group_size and keyed else None
         out.append(Example(i, {"text": f"example {i}"}, group, key))
     return out
+
+
+def tiny_tokenizer(words: tuple[str, str]):
+    """A per-character tokenizer with the two label words as single tokens: no downloads."""
+    import string
+
+    from tokenizers import AddedToken, Regex, Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<unk>": 0, "<bos>": 1, "<pad>": 2}
+    for c in sorted(set(string.printable) - set("\x0b\x0c\r")):
+        vocab.setdefault(c, len(vocab))
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")  # one token per char
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<bos>", unk_token="<unk>", pad_token="<pad>"
+    )
+    fast.add_tokens([AddedToken(w, normalized=False) for w in words])
+    for w in words:
+        assert len(fast.encode(w, add_special_tokens=False)) == 1
+    return fast

@@ -9,13 +9,14 @@ The prefix-sharing mode must give the naive mode's scores on every evaluation, w
 from __future__ import annotations
 
 import random
-import string
 
 import pytest
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
+
+from conftest import tiny_tokenizer  # noqa: E402
 
 from icm_app.core.annealing import Annealer  # noqa: E402
 from icm_app.core.config import SearchConfig  # noqa: E402
@@ -37,21 +38,7 @@ CHANGED = 2e-5  # a real change of context moves scores by >= 1e-4 on these mode
 # -- tiny tokenizer and models ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def tokenizer():
-    from tokenizers import AddedToken, Regex, Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {"<unk>": 0, "<bos>": 1, "<pad>": 2}
-    for c in sorted(set(string.printable) - set("\x0b\x0c\r")):
-        vocab.setdefault(c, len(vocab))
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")  # one token per char
-    fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<bos>", unk_token="<unk>", pad_token="<pad>"
-    )
-    fast.add_tokens([AddedToken(w, normalized=False) for w in WORDS])
-    for w in WORDS:
-        assert len(fast.encode(w, add_special_tokens=False)) == 1
-    return fast
+    return tiny_tokenizer(WORDS)
 
 
 def _llama(vocab_size: int):

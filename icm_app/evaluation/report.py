@@ -74,3 +74,56 @@ def evaluate_run(
                               "beaten": report.beaten, "salient": report.salient, "verdict": report.verdict()}  # fmt: skip
         store.add_evaluation(info.id, "salience", result["salience"])
     return result
+
+
+def finetune_run(
+    store: Store,
+    run_id: str,
+    test_path: str | Path,
+    *,
+    sources: tuple[str, ...] = ("icm", "gold"),
+    config: Any = None,
+    progress: Callable[[str, int, int, float], None] = lambda source, step, total, loss: None,
+) -> dict[str, Any]:
+    """LoRA on the run's labels (and on gold, the ceiling), then zero-shot held-out accuracy of each model."""
+    from ..evaluation.finetune import FinetuneConfig, finetune, merged, save_adapter
+    from ..paths import icm_home
+    from ..scoring.models import load_model
+    from ..scoring.prompts import PromptScorer
+    from ..scoring.transformers_backend import TransformersBackend
+    from ..tasks.template import render
+    from .icl import accuracy
+
+    config = config or FinetuneConfig()
+    info = store.run(run_id)
+    task, search = TaskSpec.from_dict(info.task), SearchConfig.from_dict(info.search)
+    scorer_config = ScorerConfig(**info.scorer)
+    if scorer_config.model.startswith("openai:"):
+        raise DataError("fine-tuning needs a local model, not a server")
+    train, gold = stored_examples(store, info.id)
+    searched, _ = run_labels(store, info.id)
+    test = load_dataset(test_path, task)
+    if not test.gold:
+        raise DataError(f"{test_path}: the test file needs gold labels in column {task.gold_field!r}")
+    model, tokenizer = load_model(scorer_config)
+    by_idx = {e.idx: e for e in train}
+    result: dict[str, Any] = {
+        "test": str(test_path),
+        "n_test": len(test.gold),
+        "config": config.to_dict(),
+        "sources": {},
+    }
+    for source in sources:
+        labels = searched if source == "icm" else {i: gold[i] for i in searched if i in gold}
+        if not labels:
+            continue
+        prompts = [render(task.template, by_idx[i].fields) for i in sorted(labels)]
+        words = [task.label_words[0 if labels[i] == 1 else 1] for i in sorted(labels)]
+        tuned = finetune(model, tokenizer, prompts, words, config,
+                         progress=lambda step, total, loss, s=source: progress(s, step, total, loss))  # fmt: skip
+        folder = save_adapter(tuned, icm_home() / "adapters" / info.id / source)
+        backend = TransformersBackend(merged(tuned), tokenizer, task.label_words)
+        acc = accuracy(PromptScorer(test.examples, task, backend), (), test.gold, calibrate=search.calibrate)
+        result["sources"][source] = {"accuracy": acc, "n_train": len(labels), "adapter": str(folder)}
+    store.add_evaluation(info.id, "finetune", result)
+    return result
