@@ -97,3 +97,37 @@ def results() -> None:
 
 
 results()
+
+st.subheader("Fine-tune on the labels (LoRA)")
+st.caption("Trains a LoRA adapter of the run's local model on its ICM labels and, as the ceiling, on gold; "
+           "then reads held-out accuracy zero-shot from each. Minutes on a CPU for the bundled model.")  # fmt: skip
+ft_cols = st.columns(3)
+epochs = ft_cols[0].number_input("Epochs", 1, 50, 3, key="ft_epochs")
+lr = ft_cols[1].number_input("Learning rate", 1e-6, 1e-1, 5e-4, format="%g", key="ft_lr")
+rank = ft_cols[2].number_input("LoRA rank", 1, 256, 8, key="ft_rank")
+if st.button("Fine-tune", key="run_ft", disabled=info.scorer["model"].startswith("openai:")):
+    log = icm_home() / "logs" / f"finetune-{run_id}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        subprocess.Popen([sys.executable, "-m", "icm_app.cli", "finetune", run_id, "--test", test, "--epochs", str(epochs),
+                          "--lr", str(lr), "--rank", str(rank)], stdout=out, stderr=subprocess.STDOUT,
+                         env={**os.environ, "ICM_HOME": str(icm_home())}, start_new_session=True)  # fmt: skip
+    st.info(
+        "Fine-tuning started; the progress bar with the loss is in the log below, results appear when it ends."
+    )
+
+
+@st.fragment(run_every=5)
+def finetune_results() -> None:
+    ft = store.latest_evaluation(run_id, "finetune")
+    log = icm_home() / "logs" / f"finetune-{run_id}.log"
+    if log.exists():
+        lines = log.read_text(errors="replace").replace("\r", "\n").strip().splitlines()
+        if lines:
+            st.caption(f"Latest: {lines[-1][-160:]}")
+    if ft:
+        st.dataframe([{"trained on": k, "held-out accuracy": v["accuracy"], "examples": v["n_train"],
+                       "adapter": v["adapter"]} for k, v in ft["sources"].items()], hide_index=True)  # fmt: skip
+
+
+finetune_results()
