@@ -232,6 +232,40 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_batches(args: argparse.Namespace) -> int:
+    """Label a dataset too large for one context batch by batch (groups kept whole), optionally fine-tuning
+    on earlier batches between them. Example: icm batches data.jsonl --preset gsm8k --batch-size 64"""
+    from .io.loaders import load_dataset, read_rows
+    from .scoring import build_scorer
+    from .worker.batches import create_job, finetune_on_earlier_batches, job_labels, load_job, run_job
+
+    with _store(args) as store:
+        if args.resume:
+            job = load_job(store, args.resume)
+        else:
+            if args.sample:
+                filename, preset = SAMPLES[args.sample]
+                args.data, args.preset = str(SAMPLES_DIR / filename), args.preset or preset
+            if not args.data or not (args.preset or args.template):
+                raise CliError("give a data file (or --sample) and --preset or --template, or --resume JOB")
+            task = _task(args)
+            dataset = load_dataset(args.data, task)
+            search = _from_args(SearchConfig, args, task.search_overrides)
+            job = create_job(store, dataset, task, search, _from_args(ScorerConfig, args), data_source=args.data,
+                             batch_size=args.batch_size, finetune_between=args.finetune_between)  # fmt: skip
+        print(
+            f"job {job.id}: {len(job.batches)} batches of sizes {[len(b) for b in job.batches]}",
+            file=sys.stderr,
+        )
+        rows = read_rows(job.data_source)
+        run_job(store, job, rows, scorer_factory=lambda ex, task, cfg: build_scorer(ex, task, cfg),
+                finetune=lambda job, j: finetune_on_earlier_batches(store, job, j),
+                progress=lambda m: print(m, file=sys.stderr, flush=True))  # fmt: skip
+        labels = job_labels(store, job)
+    print(f"job {job.id} finished: {len(labels)}/{len(rows)} rows labeled across {len(job.batches)} batches")
+    return 0
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     """Start the browser app (bound to 127.0.0.1 unless --address says otherwise). Example: icm app --port 8501"""
     import os
@@ -348,6 +382,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_dataclass_options(ft, FinetuneConfig, skip=("target_modules",))
     ft.set_defaults(func=cmd_finetune)
+
+    bt = sub.add_parser("batches", help=cmd_batches.__doc__, description=cmd_batches.__doc__)
+    bt.add_argument("data", nargs="?", help="data file")
+    bt.add_argument("--sample", choices=sorted(SAMPLES))
+    bt.add_argument("--preset")
+    bt.add_argument("--template")
+    bt.add_argument("--label-words", nargs=2, metavar=("WORD1", "WORD0"))
+    bt.add_argument("--group-field")
+    bt.add_argument("--key-field")
+    bt.add_argument("--gold-field")
+    bt.add_argument("--rules", nargs="*")
+    bt.add_argument("--batch-size", type=int, default=64, help="examples per batch (groups are never split)")
+    bt.add_argument(
+        "--finetune-between", action="store_true", help="LoRA on batches 1..j before labeling j+1"
+    )
+    bt.add_argument("--resume", metavar="JOB", help="continue a job after a crash or stop")
+    _add_dataclass_options(bt, SearchConfig)
+    _add_dataclass_options(bt, ScorerConfig)
+    bt.set_defaults(func=cmd_batches)
 
     app = sub.add_parser("app", help=cmd_app.__doc__, description=cmd_app.__doc__)
     app.add_argument(

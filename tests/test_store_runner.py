@@ -97,7 +97,7 @@ def test_migrations_are_recorded_once(tmp_path):
     path = tmp_path / "a.sqlite"
     Store(path).close()
     store = Store(path)
-    assert [r[0] for r in store.db.execute("SELECT version FROM migrations")] == [1, 2, 3]
+    assert [r[0] for r in store.db.execute("SELECT version FROM migrations")] == [1, 2, 3, 4]
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 

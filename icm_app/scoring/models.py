@@ -62,6 +62,10 @@ class ScorerConfig:
         default=2048.0,
         metadata={"help": "Memory for cached prefixes (MB); more memory, more reuse across iterations."},
     )
+    adapter: str = field(
+        default="",
+        metadata={"help": "A saved LoRA adapter folder merged into the model (iterative labeling)."},
+    )
     trust_remote_code: bool = field(
         default=False, metadata={"help": "Run model code shipped with a Hub model. Off unless you trust it."}
     )
@@ -145,6 +149,10 @@ def load_model(config: ScorerConfig) -> tuple[Any, Any]:
     model = AutoModelForCausalLM.from_pretrained(
         source, dtype=dtype, trust_remote_code=config.trust_remote_code
     )
+    if config.adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, config.adapter).merge_and_unload()
     torch.set_grad_enabled(False)
     return model.to(device).eval(), tokenizer
 

@@ -75,7 +75,11 @@ def _m3_evaluations(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS = [_m1_initial, _m2_worker_pid, _m3_evaluations]
+def _m4_jobs(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE jobs (id TEXT PRIMARY KEY, updated REAL, spec TEXT)")
+
+
+MIGRATIONS = [_m1_initial, _m2_worker_pid, _m3_evaluations, _m4_jobs]
 
 
 @dataclass
@@ -340,6 +344,19 @@ class Store:
             (run_id, kind),
         ).fetchone()
         return {**json.loads(row[0]), "at": row[1]} if row else None
+
+    # -- batch jobs (iterative labeling of large datasets) -------------------------------------------
+    def save_job(self, job_id: str, spec: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?)", (job_id, time.time(), json.dumps(spec))
+            )
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        row = self.db.execute("SELECT spec FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise RunNotFoundError(f"no batch job {job_id!r}")
+        return json.loads(row[0])
 
     # -- commands to a running worker (pause/stop) -------------------------------------------------
     def send_command(self, run_id: str, command: str) -> None:
