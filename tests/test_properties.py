@@ -112,13 +112,13 @@ def test_consistency_fix_never_increases_inconsistency_nor_changes_pins(scenario
 
 @PROPS
 @given(scenarios(shares=True))
-def test_consistency_fix_with_share_bounds_never_worsens_u_or_rule_violations(scenario):
-    """With the label-proportion rule on, the fix maximises U; rule violations still never grow."""
+def test_consistency_fix_with_share_bounds_never_worsens_u(scenario):
+    """With the label-proportion rule on, the fix maximises U: it may trade a label outside the share bounds
+    (cost proportion_weight) for rule violations (cost 1 each), so only U is monotone."""
     a, labels = build(scenario)
     before = a.objective.evaluate(labels)
     fixed, after, _ = a.consistency_fix(labels, None)
     assert after.U >= before.U
-    assert len(after.violations) <= len(before.violations)
     assert all(fixed[i] == y for i, y in a.state.pinned.items())
 
 
