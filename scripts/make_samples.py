@@ -18,7 +18,10 @@ def write(name: str, rows: list[dict]) -> None:
 def sentiment(n_per_class: int = 32, seed: int = 0) -> None:
     """The labeling sample, then a disjoint held-out test split drawn the same way (seed + 1)."""
     taken: set[str] = set()
-    for name, rng in (("rt_polarity.jsonl", random.Random(seed)), ("rt_polarity_test.jsonl", random.Random(seed + 1))):
+    for name, rng in (
+        ("rt_polarity.jsonl", random.Random(seed)),
+        ("rt_polarity_test.jsonl", random.Random(seed + 1)),
+    ):
         rows = []
         for polarity, label in (("pos", 1), ("neg", 0)):
             path = SHARED / "rt-polarity" / f"rt-polarity.{polarity}"
