@@ -53,6 +53,7 @@ class OpenAIBackend:
         timeout: float = 60.0,
         retries: int = 4,
         backoff: float = 0.5,
+        cache_prompt: bool = True,
     ) -> None:
         self.url = base_url.removeprefix(PREFIX).rstrip("/") + "/completions"
         self.words = label_words
@@ -60,6 +61,7 @@ class OpenAIBackend:
         self._api_key = os.environ.get(api_key_env, "") if api_key_env else ""  # read, never stored
         self.top_logprobs, self.max_in_flight = top_logprobs, max(1, max_in_flight)
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
+        self.cache_prompt = cache_prompt  # llama.cpp's per-request prefix reuse; other servers ignore it
         self.tokens_processed = 0  # prompt tokens the server computed (not served from its cache)
         self.cached_tokens = 0  # prompt tokens the server reported as reused from its prefix cache
         self.requests = 0
@@ -83,7 +85,7 @@ class OpenAIBackend:
     # -- one request -------------------------------------------------------------------------------
     def _score(self, text: str) -> float:
         body = {"prompt": text, "max_tokens": 1, "logprobs": self.top_logprobs, "temperature": 0.0,
-                "cache_prompt": True}  # fmt: skip
+                "cache_prompt": self.cache_prompt}  # fmt: skip
         if self.model_name:
             body["model"] = self.model_name
         response = self._post(body)
