@@ -44,7 +44,11 @@ def measure(n: int, cache: bool) -> str:
         task = get_preset("sentiment")
         data = load_dataset(SAMPLES_DIR / "rt_polarity.jsonl", task, limit=n)
         server = OpenAIBackend(
-            f"openai:http://127.0.0.1:{port}/v1", task.label_words, top_logprobs=100, max_in_flight=1
+            f"openai:http://127.0.0.1:{port}/v1",
+            task.label_words,
+            top_logprobs=100,
+            max_in_flight=1,
+            cache_prompt=cache,
         )
         objective = Objective(data.examples, PromptScorer(data.examples, task, server), SearchConfig(calibrate=True),
                               order=shuffled_order(range(n), 0), groups={}, rules=())  # fmt: skip
