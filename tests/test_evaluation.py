@@ -88,3 +88,13 @@ def test_salience_flags_labels_no_better_than_noise_without_gold():
     flat = {i: 0.0 for i in range(16)}  # a model with no notion of the concept
     report = salience(_objective(flat), agreeing, samples=8)
     assert not report.salient and report.verdict().startswith("WARNING")
+
+
+def test_a_collapsed_labeling_is_flagged_even_when_it_beats_its_shuffles():
+    """TruthfulQA with the 270M model: 44/49 True beat its shuffles yet was at chance against gold."""
+    signal = hashed_signal(20)
+    labels = {i: 1 for i in range(20)}
+    labels[min(signal, key=signal.get)] = 0  # the one False is the most False-looking: beats every shuffle
+    report = salience(_objective(signal), labels, samples=8)
+    assert report.beaten == 1.0 and report.collapsed and not report.salient
+    assert "collapsed" in report.verdict()

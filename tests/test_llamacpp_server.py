@@ -32,7 +32,7 @@ pytest.importorskip("xllamacpp")
 pytestmark = pytest.mark.model
 HERE = Path(__file__).resolve().parent
 # Measured on 10 sentiment sentences x 3 label sets (calibrated log-odds): llama.cpp runs the Q4_K_M weights
-# with its own quantized kernels, we run the same weights de-quantized to fp32; max |diff| was MEASURED_DIFF.
+# with its own quantized kernels, we run the same weights de-quantized to fp32; max |diff| measured 0.355.
 TOLERANCE = 0.5
 
 

@@ -71,7 +71,8 @@ def evaluate_run(
                               groups=group_members(train), rules=task.rules)  # fmt: skip
         report = salience(objective, searched, samples=salience_samples)
         result["salience"] = {"run_p": report.run_p, "baseline_ps": list(report.baseline_ps),
-                              "beaten": report.beaten, "salient": report.salient, "verdict": report.verdict()}  # fmt: skip
+                              "beaten": report.beaten, "salient": report.salient, "verdict": report.verdict(),
+                              "majority_share": report.majority_share}  # fmt: skip
         store.add_evaluation(info.id, "salience", result["salience"])
     return result
 

@@ -17,14 +17,20 @@ EXPLANATION = (
     "concept, nothing ties the labels to the inputs, and a random labeling with the same class balance, or "
     "the run's own labels shuffled across examples, is about as predictable. This check scores such "
     "labelings with the same model and context order, without any gold labels. When the run's labels do not "
-    "beat nearly all of them, treat the labels as unreliable: the concept is probably not salient to this model."
+    "beat nearly all of them, treat the labels as unreliable: the concept is probably not salient to this model. "
+    "Beating them shows only that the model found *some* coherent concept, not necessarily the intended one; "
+    "labels that are nearly all one class are flagged too, as the degenerate solution."
 )
+
+
+COLLAPSED = 0.85  # a labeling this one-sided is the degenerate solution DESIGN §4 warns about
 
 
 @dataclass(frozen=True)
 class SalienceReport:
     run_p: float
     baseline_ps: tuple[float, ...]
+    majority_share: float = 0.5
 
     @property
     def beaten(self) -> float:
@@ -32,10 +38,19 @@ class SalienceReport:
         return sum(self.run_p > p for p in self.baseline_ps) / len(self.baseline_ps)
 
     @property
+    def collapsed(self) -> bool:
+        return self.majority_share >= COLLAPSED
+
+    @property
     def salient(self) -> bool:
-        return self.beaten >= 0.95
+        return self.beaten >= 0.95 and not self.collapsed
 
     def verdict(self) -> str:
+        if self.collapsed:
+            return (
+                f"WARNING: {self.majority_share:.0%} of the labels are one class: the search has collapsed to the "
+                "degenerate solution, whatever the model finds predictable. Treat the labels as unreliable."
+            )
         if self.salient:
             return f"Salient: the run's labels beat {self.beaten:.0%} of {len(self.baseline_ps)} shuffled/random labelings."
         return (
@@ -58,4 +73,5 @@ def salience(objective: Objective, labels: Labels, *, samples: int = 8, seed: in
             chosen = set(rng.sample(range(len(ids)), ones))
             shuffled = [1 if j in chosen else 0 for j in range(len(ids))]
         baselines.append(objective.evaluate(dict(zip(ids, shuffled))).P)
-    return SalienceReport(objective.evaluate(dict(labels)).P, tuple(baselines))
+    share = max(ones, len(values) - ones) / len(values)
+    return SalienceReport(objective.evaluate(dict(labels)).P, tuple(baselines), share)
