@@ -7,12 +7,12 @@ from icm_app.ui.state import current_run_id, get_store
 st.set_page_config(page_title="ICM Studio", page_icon=":material/explore:", layout="wide")
 
 pages = [
-    st.Page("pages/data.py", title="Data", icon=":material/description:", default=True),
-    st.Page("pages/run.py", title="Run", icon=":material/play_arrow:"),
-    st.Page("pages/labels.py", title="Labels", icon=":material/label:"),
-    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/insights:"),
-    st.Page("pages/export.py", title="Export", icon=":material/download:"),
-    st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
+    st.Page("app_pages/data.py", title="Data", icon=":material/description:", default=True),
+    st.Page("app_pages/run.py", title="Run", icon=":material/play_arrow:"),
+    st.Page("app_pages/labels.py", title="Labels", icon=":material/label:"),
+    st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/insights:"),
+    st.Page("app_pages/export.py", title="Export", icon=":material/download:"),
+    st.Page("app_pages/runs.py", title="Runs", icon=":material/folder_open:"),
 ]
 navigation = st.navigation(pages)
 with st.sidebar:

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def page(name: str) -> AppTest:
-    return AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=30)
+    return AppTest.from_file(str(ROOT / "app_pages" / f"{name}.py"), default_timeout=30)
 
 
 @pytest.fixture

@@ -29,11 +29,11 @@ info = store.run(chosen)
 cols = st.columns(3)
 if cols[0].button("Open", key="open"):
     open_run(chosen)
-    st.switch_page("pages/run.py")
+    st.switch_page("app_pages/run.py")
 if cols[1].button("Resume", key="resume", disabled=is_alive(info.worker_pid) or info.status == "finished"):
     open_run(chosen)
     start_worker(store, chosen)
-    st.switch_page("pages/run.py")
+    st.switch_page("app_pages/run.py")
 confirm = cols[2].checkbox("Confirm delete", key="confirm_delete")
 if cols[2].button("Delete", key="delete", disabled=not confirm or is_alive(info.worker_pid)):
     store.delete_run(chosen)

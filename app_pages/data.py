@@ -102,4 +102,4 @@ if st.button("Create run", type="primary", key="create"):
     run_id = create_run(get_store(), dataset, task, search, ScorerConfig(), data_source=str(path), name=name)
     open_run(run_id)
     st.success(f"Created run `{run_id}`. Set its model and hyper-parameters on the Run page.")
-    st.page_link("pages/run.py", label="Go to Run", icon=":material/play_arrow:")
+    st.page_link("app_pages/run.py", label="Go to Run", icon=":material/play_arrow:")
