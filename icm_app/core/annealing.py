@@ -6,7 +6,6 @@ its full state (labels, pins, iteration, RNG) round-trips through `SearchState.t
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -207,9 +206,3 @@ class Annealer:
                     best_labels, best = trial, trial_eval
             labels, evaluation = best_labels, best
         return labels, evaluation, rounds
-
-
-def acceptance_rate(results: Sequence[StepResult]) -> float:
-    """Share of non-skipped iterations that were accepted (NaN when none was evaluated)."""
-    tried = [r for r in results if not r.skipped]
-    return sum(r.accepted for r in tried) / len(tried) if tried else math.nan

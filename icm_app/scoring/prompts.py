@@ -6,7 +6,7 @@ then the query. Backends tokenize segment by segment, so every backend sees iden
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Protocol
 
 from ..core.types import Example, Query
@@ -49,7 +49,3 @@ class PromptScorer:
     def render_full(self, query: Query) -> str:
         """The prompt as one string, for previews."""
         return "".join(self.prompt(query))
-
-
-def example_prompts(examples: Mapping[int, Example], task: TaskSpec) -> dict[int, str]:
-    return {i: render(task.template, e.fields) for i, e in examples.items()}

@@ -7,7 +7,6 @@ after a crash: finished batches are kept, an interrupted one resumes from its ch
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable
@@ -99,11 +98,6 @@ def job_labels(store: Store, job: BatchJob) -> dict[int, int]:
         rows = {e["idx"]: e["row"]["_row"] for e in store.examples(run_id)}
         out.update({rows[i]: v["label"] for i, v in store.labels(run_id).items()})
     return out
-
-
-def job_summary(store: Store, job: BatchJob) -> str:
-    done = sum(1 for r in job.run_ids if r and store.run(r).status == "finished")
-    return json.dumps({"job": job.id, "batches": len(job.batches), "finished": done})
 
 
 def finetune_on_earlier_batches(store: Store, job: BatchJob, j: int) -> str:

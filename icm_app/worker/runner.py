@@ -144,7 +144,8 @@ class Runner:
             raise
         if not self.message:
             self.store.set_status(self.run_id, status)
-        last = self.store.events(self.run_id)[-1] if self.store.events(self.run_id) else {}
+        events = self.store.events(self.run_id)
+        last = events[-1] if events else {}
         labels = {i: v["label"] for i, v in self.store.labels(self.run_id).items()}
         return RunSummary(
             run_id=self.run_id, status=status, iterations=last.get("iteration", 0),
