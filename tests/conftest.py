@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from icm_app.core.types import Example, Query
+
+# Hypothesis profiles: derandomized in CI (CI=true), so a CI run is reproducible; randomized locally, where a
+# failing property is a bug in the property or the code, never noise. `fresh` is `dev` without the example
+# database (each run starts cold: how the 20-runs-in-a-row check is done). Choose with HYPOTHESIS_PROFILE.
+_COMMON = {"max_examples": 50, "deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True, **_COMMON)
+settings.register_profile("dev", **_COMMON)
+settings.register_profile("fresh", database=None, print_blob=True, **_COMMON)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev")
+)
 
 
 @pytest.fixture(autouse=True)

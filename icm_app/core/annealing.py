@@ -6,6 +6,7 @@ its full state (labels, pins, iteration, RNG) round-trips through `SearchState.t
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,12 @@ from .context import shuffled_order
 from .objective import Evaluation, Objective
 from .schedules import acceptance_probability, temperature
 from .types import Example, Labels, Scorer
+
+TIE_TOLERANCE = 1e-12  # U values or log-odds this close are a tie (equal up to float rounding)
+
+
+def _tied(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=TIE_TOLERANCE, abs_tol=TIE_TOLERANCE)
 
 
 @dataclass
@@ -118,6 +125,12 @@ class Annealer:
             self._current = self.objective.evaluate(self.labels)
         return self._current
 
+    @property
+    def needs_initialization(self) -> bool:
+        """The one home of the decision: before the first iteration, with no label the search chose (pins
+        are human context, not the K random labels of Algorithm 1)."""
+        return self.state.iteration == 0 and set(self.labels) <= set(self.state.pinned)
+
     def pin(self, idx: int, label: int) -> None:
         """A human override: fixed context that neither the search nor ConsistencyFix will change."""
         if idx not in self.examples or label not in (0, 1):
@@ -155,7 +168,7 @@ class Annealer:
 
     def step(self) -> StepResult:
         """One iteration: sample, propose the argmax label, ConsistencyFix, accept by Metropolis."""
-        if not self.labels:
+        if self.needs_initialization:
             self.initialize()
         current = self.current()
         self.state.iteration += 1
@@ -168,7 +181,7 @@ class Annealer:
         i = self.rng.choices(candidates, weights=self._sampling_weights(candidates))[0]
         old = self.labels.get(i)
         lo = current.logodds[i] if i in current.logodds else self.objective.logodds(self.labels, [i])[i]
-        new = 1 if lo >= 0 else 0
+        new = self._argmax_label(lo)
         if new == old:
             return StepResult(n, t, i, old, new, 0.0, False, True, current)
         trial, evaluation, rounds = self.consistency_fix({**self.labels, i: new}, None)
@@ -179,6 +192,12 @@ class Annealer:
             changed = {j: (self.labels.get(j), y) for j, y in trial.items() if self.labels.get(j) != y}
             self.state.labels, self._current = trial, evaluation
         return StepResult(n, t, i, old, new, delta, accepted, False, self.current(), changed, rounds)
+
+    def _argmax_label(self, logodds: float) -> int:
+        """argmax_y P(y | x, D minus x); a tie (log-odds 0) is broken by the seeded RNG, drawn only then."""
+        if _tied(logodds, 0.0):
+            return self.rng.randint(0, 1)
+        return 1 if logodds > 0 else 0
 
     # -- Algorithm 2 -------------------------------------------------------------------------------
     def consistency_fix(
@@ -198,11 +217,20 @@ class Annealer:
             options = consistent_options(
                 violation, self.groups, self.examples, labels, self.rules, self.state.pinned
             )
-            best_labels, best = labels, evaluation
-            for option in options:
-                trial = {**labels, **option}
-                trial_eval = self.objective.evaluate(trial)
-                if trial_eval.U > best.U:
-                    best_labels, best = trial, trial_eval
-            labels, evaluation = best_labels, best
+            trials = [(t, self.objective.evaluate(t)) for t in ({**labels, **o} for o in options)]
+            best = self._best(trials, evaluation.U)
+            if best is not None:
+                labels, evaluation = best
         return labels, evaluation, rounds
+
+    def _best(
+        self, trials: list[tuple[Labels, Evaluation]], current_u: float
+    ) -> tuple[Labels, Evaluation] | None:
+        """The option with the highest U if it beats `current_u`; equal-U options are drawn by the seeded
+        RNG (only when there is such a tie), never taken by their position in the list."""
+        improving = [t for t in trials if t[1].U > current_u]
+        if not improving:
+            return None
+        top = max(e.U for _, e in improving)
+        tied = [t for t in improving if _tied(t[1].U, top)]
+        return tied[0] if len(tied) == 1 else self.rng.choice(tied)

@@ -1,6 +1,7 @@
-"""U(D) = alpha * P(D) - I(D): mutual predictability from scorer log-odds, minus inconsistencies.
+"""U(D) = alpha * P(D) - rule_violations(D) - proportion_weight * proportion_excess(D).
 
-P is computed in one of two named ways (see P_MODES); calibration is applied before either.
+Mutual predictability from scorer log-odds (two named ways, see P_MODES; calibration applied before
+either), minus the paper's I(D) (rule violations) and the label-proportion rule's weighted excess.
 """
 
 from __future__ import annotations
@@ -43,13 +44,34 @@ P_MODES: dict[str, Callable[[Labels, Mapping[int, float]], float]] = {
 
 @dataclass(frozen=True)
 class Evaluation:
-    """One evaluation of U(D); `logodds` holds each labeled example's (calibrated) leave-one-out log-odds."""
+    """One evaluation of U(D) with its named terms: U = alpha * P - rule_violations - proportion_weight *
+    proportion_excess. Higher U is better. Without share bounds proportion_excess is 0 and this is the
+    paper's U = alpha * P - I. `logodds` holds each labeled example's (calibrated) leave-one-out log-odds.
+    """
 
-    U: float
-    P: float
-    I: int
+    P: float  # mutual predictability under the run's p_mode
+    rule_violations: int  # the paper's I(D): violated consistency rules among labeled examples
+    proportion_excess: int  # labels outside the share bounds (our extension; 0 when off)
+    alpha: float  # weight of P
+    proportion_weight: float  # cost in U of each label of proportion_excess
     logodds: Mapping[int, float]
     violations: tuple[Violation, ...]
+
+    @property
+    def U(self) -> float:
+        return self.alpha * self.P - self.rule_violations - self.proportion_weight * self.proportion_excess
+
+    @property
+    def I(self) -> int:  # noqa: E743 (the paper's name)
+        """Broken constraints, unweighted: rule violations plus labels outside the share bounds."""
+        return self.rule_violations + self.proportion_excess
+
+    def terms(self) -> dict[str, float]:
+        """The named terms as stored in events and exports (U first)."""
+        return {
+            "U": self.U, "alpha": self.alpha, "P": self.P, "rule_violations": self.rule_violations,
+            "proportion_weight": self.proportion_weight, "proportion_excess": self.proportion_excess,
+        }  # fmt: skip
 
 
 class Objective:
@@ -87,11 +109,17 @@ class Objective:
         return dict(zip(targets, scores))
 
     def evaluate(self, labels: Labels) -> Evaluation:
+        """U of the label set `labels` (idx -> 0/1), with every term named."""
         self.evaluations += 1
         lo = self.logodds(labels, sorted(labels))
-        p = P_MODES[self.config.p_mode](labels, lo)
+        c = self.config
         violations = tuple(find_violations(self.groups, labels, self.rules))
-        excess = proportion_excess(labels, min_share=self.config.min_share, max_share=self.config.max_share)
-        i = len(violations) + excess
-        u = self.config.alpha * p - len(violations) - self.config.proportion_weight * excess
-        return Evaluation(U=u, P=p, I=i, logodds=lo, violations=violations)
+        return Evaluation(
+            P=P_MODES[c.p_mode](labels, lo),
+            rule_violations=len(violations),
+            proportion_excess=proportion_excess(labels, min_share=c.min_share, max_share=c.max_share),
+            alpha=c.alpha,
+            proportion_weight=c.proportion_weight,
+            logodds=lo,
+            violations=violations,
+        )

@@ -96,6 +96,7 @@ class Runner:
         state = SearchState.from_dict(saved) if saved else None
         self.annealer = Annealer(self.examples, scorer, self.config, rules=self.task.rules, state=state)
         self.message = ""
+        self._held: list[int] = []  # overrides pinned in memory, marked applied by the next checkpoint
 
     def _apply_overrides(self) -> None:
         pending = self.store.pending_overrides(self.run_id)
@@ -104,15 +105,14 @@ class Runner:
                 self.annealer.unpin(o["idx"])
             else:
                 self.annealer.pin(o["idx"], o["new_label"])
-        if pending:
-            self.store.mark_overrides_applied([o["id"] for o in pending])
+        self._held = [o["id"] for o in pending]
 
     def _record(self, result: StepResult | None, tokens: int, seconds: float) -> None:
         a = self.annealer
         ev = a.current()
         labels = a.labels
         event: dict[str, Any] = {
-            "iteration": a.state.iteration, "U": ev.U, "P": ev.P, "I": ev.I, "n_labeled": len(labels),
+            **ev.terms(), "I": ev.I, "iteration": a.state.iteration, "n_labeled": len(labels),
             "gold_agreement": gold_agreement(labels, self.gold), "tokens": tokens, "seconds": seconds,
             "accepted": 1, "skipped": 0, "delta": 0.0, "changed": "[]",
         }  # fmt: skip
@@ -125,7 +125,9 @@ class Runner:
                 new_label=result.new_label, fix_rounds=result.fix_rounds,
                 changed=str(sorted(changed)),
             )  # fmt: skip
-        self.store.record_step(self.run_id, event, a.snapshot().to_dict(), dict(ev.logodds), changed)
+        self.store.record_step(self.run_id, event, a.snapshot().to_dict(), dict(ev.logodds), changed,
+                               applied_overrides=self._held)  # fmt: skip
+        self._held = []
 
     def run(self, *, on_step: Callable[[dict[str, Any]], None] | None = None) -> RunSummary:
         """Iterate until the configured iterations are done or a pause/stop command arrives."""
@@ -157,7 +159,7 @@ class Runner:
     def _loop(self, on_step: Callable[[dict[str, Any]], None] | None) -> str:
         a = self.annealer
         self._apply_overrides()
-        if not a.labels or set(a.labels) <= set(a.state.pinned):
+        if a.needs_initialization:  # decided by the annealer alone, so step() and the runner agree
             t0, k0 = time.perf_counter(), _tokens(self.scorer)
             a.initialize()
             self._record(None, _tokens(self.scorer) - k0, time.perf_counter() - t0)
