@@ -1,24 +1,41 @@
-"""ICM Studio in the browser: routes to the pages and shows which run is open."""
+"""ICM Studio's home page: what ICM does and where to start. Streamlit's classic multipage app: the other
+pages are the files in pages/ (URL = file name); each calls page_frame, which draws the menu and keeps the
+open run in the URL. Start it with `icm app` (or `streamlit run streamlit_app.py` from this folder)."""
 
 import streamlit as st
 
-from icm_app.ui.state import current_run_id, get_store
+from icm_app.ui.layout import page_frame, page_link
 
-st.set_page_config(page_title="ICM Studio", page_icon=":material/explore:", layout="wide")
+store, info = page_frame("ICM Studio", needs_run=False)
+st.markdown(
+    """
+**Internal Coherence Maximization** (ICM; Wen et al. 2025, *Unsupervised Elicitation of Language Models*)
+labels data **without any human labels**. It asks a pretrained language model to judge each claim
+("this review is positive", "this answer is correct") and searches for the set of labels that the model
+finds most *mutually predictable* — each label is predicted well from all the others in context — while
+breaking as few *logical consistency* rules as possible:
 
-pages = [
-    st.Page("app_pages/data.py", title="Data", icon=":material/description:", default=True),
-    st.Page("app_pages/run.py", title="Run", icon=":material/play_arrow:"),
-    st.Page("app_pages/labels.py", title="Labels", icon=":material/label:"),
-    st.Page("app_pages/evaluate.py", title="Evaluate", icon=":material/insights:"),
-    st.Page("app_pages/export.py", title="Export", icon=":material/download:"),
-    st.Page("app_pages/runs.py", title="Runs", icon=":material/folder_open:"),
+> U(D) = α · P(D) − I(D)
+
+The search is simulated annealing: propose a label for one example, repair inconsistencies, keep the change
+if U improves (or, early on, sometimes even if it does not). A gold column, if your data has one, is kept
+apart and used only to measure agreement — the search never sees it. If the concept is not salient to the
+model, ICM stays at chance; the Evaluate page checks for that.
+"""
+)
+st.subheader("Where to start")
+steps = [
+    ("Data", "load a file or a bundled sample, pick a task preset, check the prompt, create a run"),
+    ("Run", "choose the model and hyper-parameters, start the search, watch U, P and I move"),
+    ("Labels", "inspect every label with its confidence, filter, override (an override pins the label)"),
+    ("Evaluate", "held-out accuracy of ICL with ICM labels against gold and random labels; fine-tune"),
+    ("Export", "JSONL, CSV, Parquet, a datasets folder, or prompt/completion pairs for fine-tuning"),
+    ("Runs", "reopen, resume, compare or delete earlier runs"),
 ]
-navigation = st.navigation(pages)
-with st.sidebar:
-    run_id = current_run_id()
-    if run_id:
-        info = get_store().run(run_id)
-        st.caption(f"Open run: **{info.name}**  \n`{info.id}`")
-    st.caption("Internal Coherence Maximization — Wen et al. 2025")
-navigation.run()
+for title, what in steps:
+    left, right = st.columns([1, 5])
+    with left:
+        page_link(title, title, info.id if info else None)
+    right.caption(what)
+if info is not None:
+    st.caption(f"Open run: **{info.name}** · `{info.id}` · {info.status}")

@@ -12,18 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from .core.config import SearchConfig
-from .scoring.models import ScorerConfig
+from .paths import SAMPLES, SAMPLES_DIR  # noqa: F401  (SAMPLES_DIR: kept importable from here)
+from .scoring.models import DEVICES, DTYPES, SCORING, ScorerConfig
 from .store.sqlite_store import RunNotFoundError, Store
-
-SAMPLES_DIR = Path(__file__).parent / "sample_data"
-SAMPLES = {
-    "sentiment": ("rt_polarity.jsonl", "sentiment"),
-    "sentiment-test": ("rt_polarity_test.jsonl", "sentiment"),
-    "truthfulqa": ("truthfulqa.jsonl", "truthfulqa"),
-    "truthfulqa-test": ("truthfulqa_test.jsonl", "truthfulqa"),
-    "gsm8k": ("gsm8k.jsonl", "gsm8k"),
-    "alpaca": ("alpaca.jsonl", "alpaca"),
-}
 
 
 class CliError(Exception):
@@ -66,10 +57,8 @@ def _task(args: argparse.Namespace):
             key_field=args.key_field, gold_field=args.gold_field, rules=tuple(args.rules or ()),
         )  # fmt: skip
     task = get_preset(args.preset)
-    for name in ("group_field", "key_field", "gold_field"):
-        if getattr(args, name):
-            setattr(task, name, getattr(args, name))
-    return task
+    overrides = {n: getattr(args, n) for n in ("group_field", "key_field", "gold_field") if getattr(args, n)}
+    return dataclasses.replace(task, **overrides)  # re-validated: a gold column is refused, not set
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -167,25 +156,29 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Prefix-cached vs naive scoring on one search trajectory. Example: icm bench --n 32 --iterations 10"""
+    """One search trajectory scored by each --scoring mode and the naive reference, side by side (tokens,
+    time, forward calls per evaluation, tokens/s, peak memory, |ΔU| against float32 naive).
+    Example: icm bench --n 16 32 64 --iterations 10 --scoring tree prefix"""
     from .bench import run_bench
+    from .scoring.models import load_model
     from .tasks.presets import get_preset
 
     filename, preset = SAMPLES[args.sample]
     data = args.data or str(SAMPLES_DIR / filename)
     quiet = (lambda _msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    scorer = ScorerConfig(device=args.device, cache_mb=args.cache_mb)
+    scorer = ScorerConfig(model=args.model, device=args.device, dtype=args.dtype, cache_mb=args.cache_mb)
+    loaded = load_model(scorer)
     for n in args.n:
         report = run_bench(data, get_preset(args.preset or preset), n=n, iterations=args.iterations,
-                           seed=args.seed, scorer=scorer, progress=quiet, naive_sample=args.naive_sample,
-                           k_init=args.k_init)  # fmt: skip
+                           seed=args.seed, scorer=scorer, modes=tuple(args.scoring), loaded=loaded,
+                           progress=quiet, naive_sample=args.naive_sample, k_init=args.k_init)  # fmt: skip
         print(report.table(), flush=True)
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Held-out accuracy of zero-shot / ICL with ICM, gold, random, overridden labels, and the salience check.
-    Example: icm eval RUN --test icm_app/sample_data/rt_polarity_test.jsonl"""
+    Example: icm eval RUN --test sample_data/rt_polarity_test.jsonl"""
     from .evaluation.report import evaluate_run
 
     quiet = (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
@@ -205,7 +198,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_finetune(args: argparse.Namespace) -> int:
     """LoRA-fine-tune the run's local model on its ICM labels and on gold; report held-out accuracy of each.
-    Example: icm finetune RUN --test icm_app/sample_data/rt_polarity_test.jsonl --epochs 3"""
+    Example: icm finetune RUN --test sample_data/rt_polarity_test.jsonl --epochs 3"""
     from tqdm import tqdm
 
     from .evaluation.finetune import FinetuneConfig
@@ -267,18 +260,24 @@ def cmd_batches(args: argparse.Namespace) -> int:
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    """Start the browser app (bound to 127.0.0.1 unless --address says otherwise). Example: icm app --port 8501"""
+    """Start the browser app (bound to 127.0.0.1 unless --address says otherwise). Example: icm app --port 8501
+
+    This process becomes Streamlit (exec), so stopping `icm app` stops the server and frees the port."""
     import os
-    import subprocess
 
     app = Path(__file__).resolve().parent.parent / "streamlit_app.py"
     if not app.exists():
         raise CliError(f"{app} not found: run `icm app` from a source checkout (pip install -e .)")
-    env = {**os.environ, **({"ICM_HOME": args.home} if args.home else {})}
+    if args.home:
+        os.environ["ICM_HOME"] = args.home
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.address,
                "--server.port", str(args.port), "--server.headless", "true",
-               "--browser.gatherUsageStats", "false", "--server.maxUploadSize", str(args.max_upload_mb)]  # fmt: skip
-    return subprocess.call(command, cwd=app.parent, env=env)
+               "--browser.gatherUsageStats", "false", "--server.maxUploadSize", str(args.max_upload_mb),
+               "--client.toolbarMode", "minimal", "--client.showSidebarNavigation", "false"]  # fmt: skip
+    os.chdir(app.parent)
+    sys.stdout.flush()
+    os.execv(sys.executable, command)  # no child left behind: SIGTERM/SIGKILL of `icm app` reach Streamlit
+    return 0  # pragma: no cover (exec does not return)
 
 
 class _store:
@@ -342,7 +341,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--n", type=int, nargs="+", default=[64], help="example counts to run (e.g. 16 32 64)")
     bench.add_argument("--iterations", type=int, default=10, help="search iterations per size")
     bench.add_argument("--seed", type=int, default=0)
-    bench.add_argument("--device", default="auto")
+    bench.add_argument("--model", default="bundled", help="'bundled', a Hugging Face id or a local folder")
+    bench.add_argument("--device", default="auto", choices=DEVICES)
+    bench.add_argument("--dtype", default="auto", choices=DTYPES, help="auto: bfloat16 on GPU, float32 on CPU")
+    bench.add_argument("--scoring", nargs="+", default=["auto"], choices=SCORING,
+                       help="modes to compare; the first drives the search, the others replay it "
+                       "(naive always runs as the reference)")  # fmt: skip
     bench.add_argument("--cache-mb", type=float, default=2048.0, help="prefix cache budget")
     bench.add_argument("--k-init", type=int, help="examples labeled at the start (default: the preset's K=8)")
     bench.add_argument("--naive-sample", type=int,

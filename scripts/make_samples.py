@@ -1,4 +1,4 @@
-"""Regenerate icm_app/sample_data/ from ../shared/data with fixed seeds (random draws, not hand-picked)."""
+"""Regenerate sample_data/ from ../shared/data with fixed seeds (random draws, not hand-picked)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 SHARED = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data")
-OUT = Path(__file__).resolve().parent.parent / "icm_app" / "sample_data"
+OUT = Path(__file__).resolve().parent.parent / "sample_data"
 
 
 def write(name: str, rows: list[dict]) -> None:

@@ -1,8 +1,13 @@
-"""Every page rendered headlessly with Streamlit's AppTest, asserting on what a researcher sees."""
+"""Every page rendered headlessly with Streamlit's AppTest, asserting on what a researcher sees.
+
+The app runs as Streamlit runs it: streamlit_app.py is the main script and each page a file of pages/.
+Tests named after a defect of issue 10 failed before its fix.
+"""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -11,42 +16,118 @@ from streamlit.testing.v1 import AppTest
 
 from icm_app.core.config import SearchConfig
 from icm_app.io.loaders import build_dataset
+from icm_app.paths import sample_path
 from icm_app.scoring.models import ScorerConfig
 from icm_app.store.sqlite_store import Store
 from icm_app.tasks.presets import TaskSpec
 from icm_app.worker.runner import Runner, create_run
 
 ROOT = Path(__file__).resolve().parents[1]
+FILES = {p.stem.split("_", 1)[1]: p.name for p in (ROOT / "pages").glob("*.py")}
 
 
-def page(name: str) -> AppTest:
-    return AppTest.from_file(str(ROOT / "app_pages" / f"{name}.py"), default_timeout=30)
+def page(name: str, **query: str) -> AppTest:
+    """The app at one page (`home` = streamlit_app.py), with `query` in its URL."""
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30)
+    at.query_params.update(query)
+    if name != "home":
+        at.switch_page(f"pages/{FILES[name]}")
+    return at
 
 
-@pytest.fixture
-def finished_run(icm_home) -> str:
-    """A 10-iteration run on 12 examples with gold, scored by the fake scorer."""
+def go(at: AppTest, name: str) -> AppTest:
+    """Follow a menu link from the current page: its query string, the same session."""
+    link = next(link for link in at.sidebar.get("page_link") if link.proto.page == name)  # URL = file name
+    at.query_params.clear()
+    for pair in filter(None, link.proto.query_string.split("&")):
+        key, value = pair.split("=", 1)
+        at.query_params[key] = value
+    return at.switch_page(f"pages/{FILES[name]}").run()
+
+
+def make_run(name: str, iterations: int = 10, run: bool = True) -> str:
+    """A run on 12 examples with gold (fake scorer), `iterations` long; finished unless run=False."""
     store = Store()
     task = TaskSpec(name="t", template="Text: {text}\nLabel:", gold_field="label", group_field="g",
                     rules=("exclusive",), key_field="k")  # fmt: skip
     rows = [{"text": f"item {i}", "label": i % 2, "g": str(i // 3), "k": str(i % 3)} for i in range(12)]
-    run_id = create_run(store, build_dataset(rows, task), task, SearchConfig(iterations=10), ScorerConfig(),
-                        data_source="mem", name="fixture run")  # fmt: skip
-    Runner(store, run_id, FakeScorer(hashed_signal(12))).run()
+    run_id = create_run(store, build_dataset(rows, task), task, SearchConfig(iterations=iterations), ScorerConfig(),
+                        data_source="mem", name=name)  # fmt: skip
+    if run:
+        Runner(store, run_id, FakeScorer(hashed_signal(12))).run()
     return run_id
 
 
+@pytest.fixture
+def finished_run(icm_home) -> str:
+    return make_run("fixture run")
+
+
+@pytest.fixture
+def two_runs(icm_home) -> tuple[str, str]:
+    older = make_run("older run")
+    time.sleep(0.01)
+    return older, make_run("newer run")
+
+
+def shown_run(at: AppTest) -> str:
+    return " ".join(c.value for c in at.caption)
+
+
+# -- layout and the open run (defect 1) -----------------------------------------------------------------
+def test_pages_are_classic_multipage_files_and_the_home_page_introduces_icm(icm_home):
+    assert sorted(FILES) == ["data", "evaluate", "export", "labels", "run", "runs"]
+    assert "st.navigation" not in (ROOT / "streamlit_app.py").read_text()
+    for file in (ROOT / "pages").glob("*.py"):
+        assert "page_frame(" in file.read_text(), f"{file.name} must draw the shared frame"
+    at = page("home").run()
+    assert not at.exception and at.title[0].value == "ICM Studio"
+    intro = at.markdown[0].value
+    assert "Internal Coherence Maximization" in intro and "U(D) = α · P(D) − I(D)" in intro
+    config = (ROOT / ".streamlit" / "config.toml").read_text()
+    assert 'toolbarMode = "minimal"' in config  # no Deploy button
+
+
+def test_opening_an_older_run_keeps_it_on_every_page(two_runs):
+    older, newer = two_runs
+    at = page("runs").run()
+    at.selectbox(key="chosen").set_value(older).run()
+    at.button(key="open").click().run()
+    assert at.title[0].value == "Run" and older in shown_run(at) and newer not in shown_run(at)
+    assert at.query_params["run"] == [older] or at.query_params["run"] == older
+    for name in ("labels", "evaluate", "export", "data", "runs", "run"):
+        at = go(at, name)
+        assert not at.exception, name
+        links = at.sidebar.get("page_link")
+        assert links and all(f"run={older}" in link.proto.query_string for link in links), name
+        if name not in ("data", "runs"):
+            assert older in shown_run(at), name
+
+
+def test_a_direct_url_opens_its_run_and_an_unknown_one_says_so(two_runs):
+    older, newer = two_runs
+    at = page("labels", run=older).run()
+    assert older in shown_run(at)
+    at = page("export", run="no-such-run").run()
+    assert "no-such-run" in at.warning[0].value and newer in shown_run(at)
+
+
+def test_pages_without_a_run_say_where_to_start(icm_home):
+    for name in ("run", "labels", "export", "evaluate"):
+        at = page(name).run()
+        assert not at.exception and "Data" in at.info[0].value, name
+    at = page("runs").run()
+    assert not at.exception and "Data" in at.info[0].value
+
+
+# -- Data page (defects 2, 3, 4, 13, 14) ----------------------------------------------------------------
 def test_data_page_previews_the_prompt_and_creates_a_run(icm_home):
     at = page("data").run()
     assert not at.exception
     assert at.title[0].value == "Data"
     preview = at.code[0].value
-    assert (
-        preview.startswith("Review: ")
-        and "\nSentiment: positive\n\nReview: " in preview
-        and preview.endswith("▌")
-    )
-    at.number_input(key="limit").set_value(8)
+    assert preview.startswith("Review: ") and "\nSentiment: " in preview and preview.endswith("▌")
+    next(n for n in at.number_input if n.label.startswith("Rows to use")).set_value(8)
     at.button(key="create").click().run()
     assert "Created run" in at.success[0].value
     runs = Store().runs()
@@ -54,23 +135,105 @@ def test_data_page_previews_the_prompt_and_creates_a_run(icm_home):
     assert runs[0].search["min_share"] == 0.3  # the preset's overrides travel with the run
 
 
+def test_preview_demonstration_carries_its_own_gold_label(icm_home):
+    """Defect 13: the demonstration always showed the label word for 1."""
+    at = page("data").run()
+    second = json.loads(sample_path("sentiment").read_text().splitlines()[1])
+    word = "positive" if second["label"] == 1 else "negative"
+    assert at.code[0].value.startswith(f"Review: {second['text']}\nSentiment: {word}\n")
+
+
+def test_uploaded_text_label_csv_proposes_gold_and_keeps_it_out_of_the_template(icm_home):
+    """Defect 2: the template became `{label}\\nI think this claim is` and gold was "(none)"."""
+    at = page("data").run()
+    at.radio(key="source").set_value("Upload a file").run()
+    at.file_uploader(key="upload").upload(
+        "mine.csv", b"text,label\ngreat film,1\ndull film,0\nfine film,1\n"
+    ).run()
+    assert not at.exception
+    gold = next(s for s in at.selectbox if s.label.startswith("Gold label column"))
+    assert gold.value == "label"
+    template = next(t for t in at.text_area if t.label.startswith("Prompt template")).value
+    assert "{text}" in template and "{label}" not in template
+    assert "3 examples, gold labels present" in " ".join(c.value for c in at.caption)
+
+
+def test_rows_to_use_and_run_name_follow_the_chosen_file(icm_home):
+    """Defects 3 and 4: the row count and the run name kept the previous file's values."""
+    at = page("data").run()
+    rows = next(n for n in at.number_input if n.label.startswith("Rows to use"))
+    rows.set_value(8).run()
+    at.selectbox(key="sample").set_value("gsm8k").run()
+    rows = next(n for n in at.number_input if n.label.startswith("Rows to use"))
+    assert rows.value == 32
+    assert next(t for t in at.text_input if t.label == "Run name").value == "gsm8k on gsm8k"
+    at.selectbox(key="sample").set_value("truthfulqa").run()
+    assert next(t for t in at.text_input if t.label == "Run name").value == "truthfulqa on truthfulqa"
+
+
 def test_data_page_shows_mapping_errors_next_to_the_fields(icm_home):
     at = page("data").run()
     template = next(t for t in at.text_area if t.label.startswith("Prompt template"))
     template.set_value("Review: {review}\nSentiment:").run()
     assert "'review'" in at.error[0].value and not at.button
+    template.set_value("no field at all").run()  # TaskSpec's own ValueError, shown, not raised
+    assert not at.exception and "Cannot use this mapping" in at.error[0].value
 
 
+@pytest.mark.parametrize(
+    "content, where",
+    [
+        (b'text,label\n"good movie,1\nbad movie,0\nok",1\n', "line 2, column 1"),  # closed on a later line
+        (b'text,label\ngood,1\n"bad movie,0\nok,1\n', "line 3, column 1"),  # never closed
+        (b"text,label\ngood,1\nbad, really bad,0\n", "line 3, column 3"),  # too many fields
+    ],
+)
+def test_malformed_csv_upload_says_what_and_where_without_server_paths(icm_home, content, where):
+    """Defect 14: read silently as one row, the parser's error with the server path, shifted columns."""
+    at = page("data").run()
+    at.radio(key="source").set_value("Upload a file").run()
+    at.file_uploader(key="upload").upload("bad.csv", content).run()
+    shown = " ".join(e.value for e in [*at.error, *at.warning])
+    assert where in shown and "bad.csv" in shown
+    assert str(icm_home) not in shown and "/uploads/" not in shown
+
+
+# -- Run page (defects 7, 11, 12) ----------------------------------------------------------------------
 def test_run_page_shows_progress_metrics_and_charts(finished_run):
     at = page("run").run()
     assert not at.exception
     assert "iteration 10/10" in at.get("progress")[0].proto.text
     labels = [m.label for m in at.metric]
-    assert labels == ["U(D)", "I(D)", "Labeled", "Accepted", "Gold agreement"]
+    assert labels == ["U(D)", "I(D)", "Labeled", "Accepted", "Skipped", "Gold agreement"]
     assert at.get("plotly_chart"), "the live charts must render"
+    assert any("Worker log" in e.label for e in at.expander)
+
+
+def test_resume_is_offered_alike_on_the_run_and_runs_pages(finished_run, icm_home):
+    """Defect 12: a finished run offered Resume on the Run page but not on the Runs page."""
+    at = page("run").run()
+    assert not [b for b in at.button if b.key == "start"]  # finished: nothing to resume
+    assert page("runs").run().button(key="resume").disabled
+    paused = make_run("paused run", run=False)
+    Store().set_status(paused, "paused")
+    at = page("run", run=paused).run()
     assert at.button(key="start").label == "Resume"
+    at = page("runs", run=paused).run()
+    assert not at.button(key="resume").disabled
 
 
+def test_run_page_at_iteration_zero_shows_no_empty_charts(icm_home):
+    """Defect 11: eight empty -1..1 axes at iteration 0."""
+    run_id = make_run("fresh", run=False)
+    store = Store()
+    runner = Runner(store, run_id, FakeScorer(hashed_signal(12)))
+    runner.annealer.initialize()
+    runner._record(None, 0, 0.1)
+    at = page("run", run=run_id).run()
+    assert not at.get("plotly_chart") and "first one" in at.info[0].value
+
+
+# -- Labels page (defect 9) ----------------------------------------------------------------------------
 def test_labels_page_filters_and_overrides_with_audit_trail(finished_run):
     at = page("labels").run()
     assert not at.exception
@@ -80,16 +243,58 @@ def test_labels_page_filters_and_overrides_with_audit_trail(finished_run):
     )
     at.multiselect(key="filters").set_value(["unlabeled"]).run()
     assert len(at.dataframe[0].value) == 12 - len(Store().labels(finished_run))
-    at.multiselect(key="override_ids").set_value([5])
-    at.radio(key="override_label").set_value(at.radio(key="override_label").options[1])
-    at.text_input(key="override_note").set_value("checked by hand")
+    assert at.radio(key=f"override_label_{finished_run}").value is None  # no default label
+    at.multiselect(key=f"override_ids_{finished_run}").set_value([5])
+    at.radio(key=f"override_label_{finished_run}").set_value(
+        at.radio(key=f"override_label_{finished_run}").options[1]
+    )
+    at.text_input(key=f"override_note_{finished_run}").set_value("checked by hand")
+    at.text_input(key="who_input").set_value("Ada")
     at.button[0].click().run()
     assert "Saved 1 override" in at.success[0].value
     stored = Store().labels(finished_run)[5]
     assert stored["label"] == 0 and stored["pinned"]
-    assert Store().overrides(finished_run)[-1]["note"] == "checked by hand"
+    trail = Store().overrides(finished_run)[-1]
+    assert trail["note"] == "checked by hand" and trail["who"] == "Ada"
+    shown = at.dataframe[1].value  # the audit trail: a readable time, not an epoch number
+    assert (
+        shown["when"].iloc[-1][:4].isdigit()
+        and ":" in shown["when"].iloc[-1]
+        and shown["who"].iloc[-1] == "Ada"
+    )
 
 
+def test_apply_with_nothing_selected_says_so(finished_run):
+    at = page("labels").run()
+    at.button[0].click().run()
+    assert "at least one example" in at.warning[0].value
+    assert not Store().overrides(finished_run)
+
+
+def test_override_survives_a_worker_step_that_was_under_way(icm_home):
+    """Defect 9: the worker's next checkpoint rewrote the labels without the override, for a whole step."""
+    run_id = make_run("live", iterations=6, run=False)
+    store = Store()
+    runner = Runner(store, run_id, FakeScorer(hashed_signal(12)))
+    runner._loop_init = runner.annealer.initialize()
+    runner._record(None, 0, 0.0)
+    idx, label = next(iter(store.labels(run_id).items()))
+    flipped = 1 - label["label"]
+    store.add_override(run_id, idx, flipped, who="Ada")
+    runner._record(runner.annealer.step(), 0, 0.0)  # the step that was under way: knows nothing of it
+    assert store.labels(run_id)[idx]["label"] == flipped and store.labels(run_id)[idx]["pinned"]
+    at = page("labels", run=run_id).run()
+    row = at.dataframe[0].value.set_index("idx").loc[idx]
+    assert row["label"] == flipped and row["pinned"]
+    Runner(store, run_id, FakeScorer(hashed_signal(12))).run()  # the worker goes on and applies it
+    applied = store.overrides(run_id)[-1]
+    assert applied["applied"] and applied["applied_iteration"] >= 1
+    assert store.labels(run_id)[idx] | {"score": None, "flips": 0} == {
+        "label": flipped, "pinned": True, "score": None, "flips": 0,
+    }  # fmt: skip
+
+
+# -- Export page (defect 5) ----------------------------------------------------------------------------
 def test_export_page_saves_inside_the_exports_folder_only(finished_run, icm_home):
     at = page("export").run()
     assert not at.exception and at.get("download_button")
@@ -97,11 +302,40 @@ def test_export_page_saves_inside_the_exports_folder_only(finished_run, icm_home
     saved = icm_home / "exports" / f"icm-{finished_run}.jsonl"
     rows = [json.loads(line) for line in saved.read_text().splitlines()]
     assert rows and all(r["run_id"] == finished_run for r in rows)
-    at.text_input(key="file_name").set_value("../escape.jsonl")
+    at.text_input(key=f"file_name_jsonl_{finished_run}").set_value("../escape.jsonl")
     at.button(key="save").click().run()
     assert "must be a plain name" in at.error[0].value and not (icm_home / "escape.jsonl").exists()
+    assert str(icm_home) not in at.error[0].value
 
 
+def test_export_file_name_follows_the_format_and_filters_apply_to_fine_tuning(finished_run, icm_home):
+    """Defect 5: a CSV kept `.jsonl`, fine-tuning ignored "pinned only", labels became floats in CSV."""
+    store = Store()
+    store.add_override(finished_run, 3, 1, who="Ada")
+    at = page("export").run()
+    names = {}
+    for choice in ("CSV", "Parquet", "Fine-tuning (prompt/completion JSONL)", "Hugging Face datasets folder"):
+        at.selectbox(key="format").set_value(choice).run()
+        names[choice] = next(t for t in at.text_input if t.label == "File name").value
+    assert names == {"CSV": f"icm-{finished_run}.csv", "Parquet": f"icm-{finished_run}.parquet",
+                     "Fine-tuning (prompt/completion JSONL)": f"icm-{finished_run}-finetune.jsonl",
+                     "Hugging Face datasets folder": f"icm-{finished_run}"}  # fmt: skip
+    at.selectbox(key="format").set_value("Fine-tuning (prompt/completion JSONL)").run()
+    at.checkbox(key="pinned_only").check().run()
+    at.button(key="save").click().run()
+    written = (icm_home / "exports" / f"icm-{finished_run}-finetune.jsonl").read_text().splitlines()
+    assert len(written) == 1 and "1 row(s)" in " ".join(c.value for c in at.caption)
+    at.selectbox(key="format").set_value("CSV").run()
+    at.checkbox(key="pinned_only").uncheck().run()
+    at.checkbox(key="labeled_only").uncheck().run()
+    at.button(key="save").click().run()
+    import pandas as pd
+
+    frame = pd.read_csv(icm_home / "exports" / f"icm-{finished_run}.csv", dtype=str)
+    assert set(frame["label"].dropna()) <= {"0", "1"}  # never "1.0"
+
+
+# -- Runs page (defect 10) -----------------------------------------------------------------------------
 def test_runs_page_lists_runs(finished_run):
     at = page("runs").run()
     assert not at.exception
@@ -109,16 +343,24 @@ def test_runs_page_lists_runs(finished_run):
     assert table["id"].tolist() == [finished_run] and table["status"].tolist() == ["finished"]
 
 
-def test_pages_without_a_run_say_where_to_start(icm_home):
-    for name in ("run", "labels", "export", "runs"):
-        at = page(name).run()
-        assert not at.exception and "Data" in at.info[0].value
+def test_delete_confirms_and_does_not_arm_the_next_run(two_runs):
+    """Defect 10: no message, and the still-ticked box let a second click delete the next run."""
+    older, newer = two_runs
+    at = page("runs").run()
+    assert at.selectbox(key="chosen").value == newer
+    at.checkbox(key=f"confirm_delete_{newer}").check().run()
+    at.button(key="delete").click().run()
+    assert f"Deleted run `{newer}`" in at.success[0].value
+    assert [r.id for r in Store().runs()] == [older]
+    assert at.selectbox(key="chosen").value == older
+    assert not at.checkbox(key=f"confirm_delete_{older}").value and at.button(key="delete").disabled
 
 
+# -- Evaluate page (defect 6) --------------------------------------------------------------------------
 def test_evaluate_page_shows_label_quality_and_stored_results(finished_run):
     store = Store()
     store.add_evaluation(finished_run, "icl", {
-        "test": "t.jsonl", "n_test": 10, "n_demos": 4, "seeds": [0, 1],
+        "test": "/some/server/t.jsonl", "n_test": 10, "n_demos": 4, "seeds": [0, 1],
         "methods": [{"method": "zero-shot", "accuracies": [0.5, 0.6], "mean": 0.55, "std": 0.07},
                     {"method": "icm", "accuracies": [0.8, 0.9], "mean": 0.85, "std": 0.07}]})  # fmt: skip
     store.add_evaluation(finished_run, "salience", {"run_p": 1.0, "baseline_ps": [0.1, 2.0], "beaten": 0.5,
@@ -132,3 +374,16 @@ def test_evaluate_page_shows_label_quality_and_stored_results(finished_run):
     assert len(at.get("plotly_chart")) == 3  # agreement trend, confusion matrix, accuracy bars
     assert at.warning[0].value == "WARNING: only 50%"
     assert "disagree with gold" in " ".join(c.value for c in at.caption)
+    # after a reload the form shows the settings the results came from
+    assert at.number_input(key=f"demos_{finished_run}").value == 4
+    assert at.text_input(key=f"seeds_{finished_run}").value == "0 1"
+
+
+def test_a_failing_evaluation_is_refused_before_it_starts(finished_run, icm_home):
+    """Defect 6: a missing test file said "Evaluation started", the error only in a log."""
+    at = page("evaluate").run()
+    at.text_input(key=f"test_file_{finished_run}").set_value(str(icm_home / "absent.jsonl"))
+    at.button(key="run_eval").click().run()
+    assert "Evaluation not started" in at.error[0].value and "no such file" in at.error[0].value
+    assert not any("started" in i.value for i in at.info)
+    assert not (icm_home / "logs" / f"eval-{finished_run}.json").exists()

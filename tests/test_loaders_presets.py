@@ -8,18 +8,17 @@ import json
 import math
 import random
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
 
-import icm_app
 from icm_app.core.context import shuffled_order
 from icm_app.core.types import Example
 from icm_app.io.loaders import DataError, build_dataset, parse_gold, read_rows
+from icm_app.paths import SAMPLES_DIR
 from icm_app.tasks.presets import PRESETS, TaskSpec, get_preset
 from icm_app.tasks.template import TemplateError, render, template_fields
 
-SAMPLES = Path(icm_app.__file__).parent / "sample_data"
+SAMPLES = SAMPLES_DIR
 SAMPLE_PRESETS = {
     "truthfulqa": "truthfulqa",
     "gsm8k": "gsm8k",

@@ -12,7 +12,7 @@ from icm_app.core.config import SearchConfig
 from icm_app.io.export import export_run
 from icm_app.io.loaders import build_dataset, load_dataset
 from icm_app.scoring.models import ScorerConfig
-from icm_app.store.sqlite_store import Store
+from icm_app.store.sqlite_store import MIGRATIONS, Store
 from icm_app.tasks.presets import TaskSpec, get_preset
 from icm_app.worker.runner import Runner, create_run
 
@@ -97,7 +97,9 @@ def test_migrations_are_recorded_once(tmp_path):
     path = tmp_path / "a.sqlite"
     Store(path).close()
     store = Store(path)
-    assert [r[0] for r in store.db.execute("SELECT version FROM migrations")] == [1, 2, 3, 4]
+    assert [r[0] for r in store.db.execute("SELECT version FROM migrations")] == list(
+        range(1, len(MIGRATIONS) + 1)
+    )
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 

@@ -33,6 +33,20 @@ def run_labels(store: Store, run_id: str) -> tuple[dict[int, int], dict[int, int
     return searched, overridden
 
 
+def check_evaluation(store: Store, run_id: str, test_path: str | Path) -> int:
+    """Refuse, before any process starts, what evaluate_run would fail on; returns the test size."""
+    info = store.run(run_id)
+    task = TaskSpec.from_dict(info.task)
+    if sum(1 for v in store.labels(run_id).values() if v["label"] is not None) < 2:
+        raise DataError("the run has fewer than 2 labels: run the search first")
+    test = load_dataset(test_path, task)
+    if not test.gold:
+        raise DataError(
+            f"{Path(test_path).name}: the test file needs gold labels in column {task.gold_field!r}"
+        )
+    return len(test.examples)
+
+
 def evaluate_run(
     store: Store,
     run_id: str,

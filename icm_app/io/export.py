@@ -10,6 +10,18 @@ from typing import Any
 from ..store.sqlite_store import Store
 
 EXPORT_FORMATS = ("jsonl", "csv", "parquet", "datasets", "finetune")
+OBJECTIVE_TERMS = ("U", "alpha", "P", "rule_violations", "proportion_weight", "proportion_excess")
+OBJECTIVE_FORMULA = "U = alpha * P - rule_violations - proportion_weight * proportion_excess"
+
+
+def objective_terms(store: Store, run_id: str) -> dict[str, Any]:
+    """The run's last U with its named terms (as in the events and README), or {} before any iteration."""
+    events = store.events(run_id)
+    if not events:
+        return {}
+    last = events[-1]
+    return {"formula": OBJECTIVE_FORMULA, "iteration": last["iteration"],
+            **{t: last.get(t) for t in OBJECTIVE_TERMS}}  # fmt: skip
 
 
 def export_rows(
@@ -23,6 +35,7 @@ def export_rows(
         "run_id": info.id,
         "model": info.model,
         "config": json.dumps({"task": info.task, "search": info.search, "scorer": info.scorer}),
+        "objective": json.dumps(objective_terms(store, info.id)),
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     rows = []
@@ -45,19 +58,26 @@ def export_rows(
     return rows
 
 
-def finetune_rows(store: Store, run_id: str) -> list[dict[str, str]]:
-    """Prompt/completion pairs: the task's rendered prompt and the label word, ready for fine-tuning."""
+def finetune_rows(store: Store, run_id: str, *, pinned_only: bool = False) -> list[dict[str, str]]:
+    """Prompt/completion pairs for the labeled examples (the pinned ones only with `pinned_only`)."""
     from ..tasks.template import render
 
     info = store.run(run_id)
     words = info.task["label_words"]
-    labels = store.labels(info.id)
+    labels = {i: v for i, v in store.labels(info.id).items() if v["label"] is not None}
     return [
         {"prompt": render(info.task["template"], ex["fields"]),
          "completion": words[0 if labels[ex["idx"]]["label"] == 1 else 1]}
         for ex in store.examples(info.id)
-        if ex["idx"] in labels
+        if ex["idx"] in labels and (labels[ex["idx"]]["pinned"] or not pinned_only)
     ]  # fmt: skip
+
+
+def export_file_name(run_id: str, fmt: str) -> str:
+    """The default file name for a format: its own extension (no extension for a `datasets` folder)."""
+    return {"finetune": f"icm-{run_id}-finetune.jsonl", "datasets": f"icm-{run_id}"}.get(
+        fmt, f"icm-{run_id}.{fmt}"
+    )
 
 
 def export_bytes(
@@ -68,7 +88,8 @@ def export_bytes(
 
     if fmt == "finetune":
         return "".join(
-            json.dumps(r, ensure_ascii=False) + "\n" for r in finetune_rows(store, run_id)
+            json.dumps(r, ensure_ascii=False) + "\n"
+            for r in finetune_rows(store, run_id, pinned_only=pinned_only)
         ).encode()
     rows = export_rows(store, run_id, labeled_only=labeled_only, pinned_only=pinned_only)
     if fmt == "jsonl":
@@ -77,6 +98,9 @@ def export_bytes(
 
     buffer = io.BytesIO()
     frame = pd.DataFrame(rows)
+    for column in ("label", "flips"):  # a missing label must not turn every label into a float (1.0)
+        if column in frame:
+            frame[column] = frame[column].astype("Int64")
     if fmt == "csv":
         frame.to_csv(buffer, index=False)
     elif fmt == "parquet":
@@ -117,5 +141,5 @@ def confined_path(folder: Path, name: str) -> Path:
     """`folder/name`, refusing names that would escape `folder` (.., absolute paths, separators)."""
     candidate = (folder / name).resolve()
     if not name or Path(name).name != name or candidate.parent != folder.resolve():
-        raise ValueError(f"file name {name!r} must be a plain name inside {folder}")
+        raise ValueError(f"file name {name!r} must be a plain name (no folders, no ..)")
     return candidate

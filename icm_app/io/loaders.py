@@ -38,28 +38,33 @@ class Dataset:
     gold: dict[int, int] | None
 
 
-def read_rows(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of a data file as plain dicts; the format comes from the extension (or a `datasets` folder)."""
+def read_rows(path: str | Path, *, notes: list[str] | None = None) -> list[dict[str, Any]]:
+    """Rows of a data file as plain dicts; the format comes from the extension (or a `datasets` folder).
+
+    Messages name the file, never the folder it sits in (an upload's server path is nobody's business).
+    Problems that do not stop the read (a quoted CSV field running over several lines) go to `notes`.
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file")
     if path.is_dir():
         return _read_datasets_folder(path)
+    name = path.name
     size = path.stat().st_size
     if size > max_input_bytes():
         raise DataError(
-            f"{path}: {size / 2**20:.0f} MB is over the {max_input_bytes() / 2**20:.0f} MB input limit "
+            f"{name}: {size / 2**20:.0f} MB is over the {max_input_bytes() / 2**20:.0f} MB input limit "
             "(set ICM_MAX_INPUT_MB to raise it)"
         )
     suffix = path.suffix.lower().lstrip(".")
     if suffix not in FORMATS:
-        raise DataError(f"{path}: unknown format {suffix!r}; use one of {', '.join(FORMATS)}")
+        raise DataError(f"{name}: unknown format {suffix!r}; use one of {', '.join(FORMATS)}")
     try:
         if suffix == "json":
             data = json.loads(path.read_text(encoding="utf-8-sig"))
             rows = data if isinstance(data, list) else data.get("data") if isinstance(data, dict) else None
             if not isinstance(rows, list):
-                raise DataError(f"{path}: JSON must be a list of objects (or {{'data': [...]}})")
+                raise DataError(f"{name}: JSON must be a list of objects (or {{'data': [...]}})")
         elif suffix == "jsonl":
             rows = []
             for lineno, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
@@ -67,29 +72,99 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
                     try:
                         rows.append(json.loads(line))
                     except json.JSONDecodeError as exc:
-                        raise DataError(f"{path}: malformed JSON at line {lineno}: {exc.msg}") from exc
+                        raise DataError(f"{name}: malformed JSON at line {lineno}: {exc.msg}") from exc
+        elif suffix == "csv":
+            rows = _read_csv(path.read_text(encoding="utf-8-sig"), name, notes)
         else:
             import pandas as pd
 
-            frame = (
-                pd.read_csv(path, dtype=str, keep_default_na=False)
-                if suffix == "csv"
-                else pd.read_parquet(path)
-            )
-            rows = frame.to_dict(orient="records")
+            rows = pd.read_parquet(path).to_dict(orient="records")
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        raise DataError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: malformed JSON at line {exc.lineno}: {exc.msg}") from exc
+        raise DataError(f"{name}: malformed JSON at line {exc.lineno}: {exc.msg}") from exc
     except DataError:
         raise
-    except Exception as exc:  # pandas/pyarrow raise many types for malformed files
-        raise DataError(f"{path}: cannot read {suffix}: {exc}") from exc
+    except Exception as exc:  # pyarrow raises many types for malformed files; their text may hold the path
+        detail = str(exc).replace(str(path), name).replace(str(path.parent), "")
+        raise DataError(f"{name}: cannot read {suffix}: {detail}") from exc
     if not rows:
-        raise DataError(f"{path}: no rows")
+        raise DataError(f"{name}: no rows")
     if not all(isinstance(r, dict) for r in rows):
-        raise DataError(f"{path}: every row must be an object with named fields")
+        raise DataError(f"{name}: every row must be an object with named fields")
     return rows
+
+
+def _read_csv(text: str, name: str, notes: list[str] | None) -> list[dict[str, str]]:
+    """CSV rows as strings; a structural problem is reported with its line and column (1-based)."""
+    import csv
+    import io
+    import sys
+
+    csv.field_size_limit(sys.maxsize)
+    if not text.strip():
+        raise DataError(f"{name}: cannot read csv: the file is empty (a header line is needed)")
+    lines = text.split("\n")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] | None = None
+    rows: list[dict[str, str]] = []
+    end = 0  # the last line of the previous record
+    while True:
+        start = end + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            if "end of data" in str(exc):
+                column = _open_quote_column(lines[start - 1 :])
+                raise DataError(f"{name}: line {start}, column {column}: a quote opens here and is never "
+                                "closed (a quote inside a quoted field is written twice: \"\")") from exc  # fmt: skip
+            raise DataError(f"{name}: line {reader.line_num}: malformed CSV ({exc})") from exc
+        end = reader.line_num
+        if not record:
+            continue
+        if header is None:
+            header = record
+            continue
+        if len(record) > len(header):
+            raise DataError(
+                f"{name}: line {start}, column {len(header) + 1}: {len(record)} fields but the header has "
+                f"{len(header)} columns (put a text that contains a comma in double quotes)"
+            )
+        if end > start and notes is not None:
+            column = next((k for k, v in enumerate(record) if "\n" in v), 0) + 1
+            notes.append(
+                f"{name}: line {start}, column {column} ({header[column - 1]!r}): a quoted field runs until "
+                f"line {end}, so lines {start}–{end} are read as one row. If its quote should close on "
+                f"line {start}, fix the file."
+            )
+        rows.append(dict(zip(header, record + [""] * (len(header) - len(record)))))
+    if header is None:
+        raise DataError(f"{name}: cannot read csv: no header line")
+    return rows
+
+
+def _open_quote_column(lines: list[str]) -> int:
+    """The 1-based column of the field whose opening quote is never closed, from the record's first line."""
+    text, column, quoted, opened, at_field_start = "\n".join(lines), 1, False, 1, True
+    k = 0
+    while k < len(text):
+        c = text[k]
+        if quoted:
+            if c == '"' and text[k + 1 : k + 2] == '"':
+                k += 1
+            elif c == '"':
+                quoted = False
+        elif c == '"' and at_field_start:
+            quoted, opened = True, column
+        elif c == ",":
+            column += 1
+        elif c == "\n":
+            column = 1
+        at_field_start = c in ",\n" and not quoted
+        k += 1
+    return opened
 
 
 def _read_datasets_folder(path: Path) -> list[dict[str, Any]]:

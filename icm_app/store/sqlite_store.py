@@ -21,6 +21,8 @@ from ..paths import icm_home
 EVENT_COLUMNS = (
     "iteration", "temperature", "U", "P", "I", "delta", "accepted", "skipped", "proposed", "old_label",
     "new_label", "changed", "n_labeled", "gold_agreement", "tokens", "seconds", "fix_rounds",
+    # U's named terms (migration 6): U = alpha * P - rule_violations - proportion_weight * proportion_excess
+    "alpha", "rule_violations", "proportion_weight", "proportion_excess",
 )  # fmt: skip
 
 
@@ -79,7 +81,18 @@ def _m4_jobs(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE jobs (id TEXT PRIMARY KEY, updated REAL, spec TEXT)")
 
 
-MIGRATIONS = [_m1_initial, _m2_worker_pid, _m3_evaluations, _m4_jobs]
+def _m5_override_iteration(db: sqlite3.Connection) -> None:
+    """The iteration whose checkpoint first holds an override (charts mark it; labels() overlays the rest)."""
+    db.execute("ALTER TABLE overrides ADD COLUMN applied_iteration INTEGER")
+
+
+def _m6_objective_terms(db: sqlite3.Connection) -> None:
+    """Events name U's terms; I stays the unweighted count (rule violations + proportion excess)."""
+    for column in ("alpha REAL", "rule_violations INTEGER", "proportion_weight REAL", "proportion_excess INTEGER"):
+        db.execute(f"ALTER TABLE events ADD COLUMN {column}")
+
+
+MIGRATIONS = [_m1_initial, _m2_worker_pid, _m3_evaluations, _m4_jobs, _m5_override_iteration, _m6_objective_terms]
 
 
 @dataclass
@@ -231,16 +244,30 @@ class Store:
         ]  # fmt: skip
 
     def labels(self, run_id: str) -> dict[int, dict[str, Any]]:
-        rows = self.db.execute("SELECT * FROM labels WHERE run_id = ?", (run_id,))
-        return {
-            r["idx"]: {
-                "label": r["label"],
-                "pinned": bool(r["pinned"]),
-                "score": r["score"],
-                "flips": r["flips"],
-            }
+        """Current labels: what the worker last committed, with overrides it has not applied yet on top.
+
+        A worker step that was under way when an override was saved rewrites the labels without it; the
+        override stays pending until a checkpoint holds it, so reading it here keeps the pin visible.
+        """
+        self.db.execute("BEGIN")  # one read snapshot: labels and pending overrides agree
+        try:
+            rows = self.db.execute("SELECT * FROM labels WHERE run_id = ?", (run_id,)).fetchall()
+            pending = self.db.execute(
+                "SELECT idx, new_label FROM overrides WHERE run_id = ? AND applied = 0 ORDER BY id", (run_id,)
+            ).fetchall()
+        finally:
+            self.db.execute("COMMIT")
+        out = {
+            r["idx"]: {"label": r["label"], "pinned": bool(r["pinned"]), "score": r["score"], "flips": r["flips"]}
             for r in rows
-        }
+        }  # fmt: skip
+        for idx, new_label in pending:
+            entry = out.setdefault(idx, {"label": None, "pinned": False, "score": None, "flips": 0})
+            if new_label is None:
+                entry["pinned"] = False
+            else:
+                entry["label"], entry["pinned"] = new_label, True
+        return out
 
     # -- the search's progress ---------------------------------------------------------------------
     def record_step(
@@ -250,12 +277,23 @@ class Store:
         state: dict[str, Any],
         scores: dict[int, float],
         changed: dict[int, tuple[int | None, int]],
+        *,
+        applied_overrides: list[int] | tuple[int, ...] = (),
     ) -> None:
-        """One iteration: its event row, label changes, scores and the checkpoint, all or nothing."""
+        """One iteration: its event row, label changes, scores and the checkpoint, all or nothing.
+
+        `applied_overrides`: ids of the overrides this checkpoint holds, marked applied in the same
+        transaction (so no reader sees an override neither pending nor in the labels).
+        """
         now = time.time()
         with self.transaction() as db:
+            db.executemany(
+                "UPDATE overrides SET applied = 1, applied_iteration = ? WHERE id = ?",
+                [(event.get("iteration"), i) for i in applied_overrides],
+            )
             db.execute(
-                f"INSERT OR REPLACE INTO events VALUES (?, {', '.join('?' * len(EVENT_COLUMNS))})",
+                f"INSERT OR REPLACE INTO events (run_id, {', '.join(EVENT_COLUMNS)}) "
+                f"VALUES (?, {', '.join('?' * len(EVENT_COLUMNS))})",
                 (run_id, *[event.get(c) for c in EVENT_COLUMNS]),
             )
             self._write_labels(db, run_id, state, scores, changed)

@@ -9,47 +9,103 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-ROLLING = 10  # iterations in the acceptance-rate window
+ROLLING = 10  # evaluated proposals in the acceptance-rate window
+# one colour per series, so two lines in one panel are told apart (a legend names them)
+COLORS = {"U": "#1f77b4", "alpha_P": "#ff7f0e", "I": "#d62728", "rule_violations": "#d62728",
+          "proportion_excess": "#9467bd", "temperature": "#8c564b", "acceptance": "#2ca02c",
+          "flipped": "#e377c2", "n_labeled": "#7f7f7f", "tokens_per_s": "#bcbd22", "gold_agreement": "#17becf"}  # fmt: skip
 
 
 def events_frame(events: list[dict[str, Any]], alpha: float) -> pd.DataFrame:
-    """One row per iteration with the derived series the charts show."""
+    """One row per iteration with the derived series the charts show.
+
+    acceptance: share accepted among the last ROLLING *evaluated* proposals (a skipped proposal, whose
+    label equals the current one, is not a decision); tokens_per_s: only where the model ran.
+    """
     df = pd.DataFrame(events)
     if df.empty:
         return df
     df["alpha_P"] = alpha * df["P"]
     df["flipped"] = df["changed"].map(lambda c: len(ast.literal_eval(c)) if c else 0)
-    tried = (df["skipped"] == 0) & (df["iteration"] > 0)
-    df["acceptance"] = df["accepted"].where(tried).rolling(ROLLING, min_periods=1).mean()
-    df["tokens_per_s"] = df["tokens"] / df["seconds"].where(df["seconds"] > 0)
+    evaluated = (df["skipped"] == 0) & (df["iteration"] > 0)
+    df["evaluated"] = evaluated
+    rate = df["accepted"][evaluated].astype(float).rolling(ROLLING, min_periods=1).mean()
+    df["acceptance"] = rate.reindex(df.index)
+    ran = evaluated | (df["iteration"] == 0)
+    df["tokens_per_s"] = (df["tokens"] / df["seconds"].where(df["seconds"] > 0)).where(ran)
     return df
 
 
-def progress_figure(df: pd.DataFrame, *, has_gold: bool) -> go.Figure:
-    """The live dashboard: U and alpha*P, I, temperature, acceptance, flips, labeled, gold, throughput."""
+def acceptance_counts(df: pd.DataFrame) -> tuple[int, int, int]:
+    """(accepted, evaluated, skipped) proposals since the start."""
+    if df.empty:
+        return 0, 0, 0
+    steps = df[df["iteration"] > 0]
+    evaluated = steps[steps["skipped"] == 0]
+    return int(evaluated["accepted"].sum()), len(evaluated), int((steps["skipped"] != 0).sum())
+
+
+def _panels(df: pd.DataFrame, has_gold: bool) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """(title, y-axis title, [(column, legend name)]) per panel; I is split when the events name its parts."""
+    split = [c for c in ("rule_violations", "proportion_excess") if c in df and df[c].notna().any()]
+    penalty = [(c, c.replace("_", " ")) for c in split] or [("I", "I")]
     panels = [
-        ("U(D) and α·P", [("U", "U"), ("alpha_P", "α·P")]),
-        ("Inconsistencies I(D)", [("I", "I")]),
-        ("Temperature", [("temperature", "T")]),
-        (f"Acceptance rate (last {ROLLING})", [("acceptance", "accepted")]),
-        ("Labels changed per iteration", [("flipped", "changed")]),
-        ("Labeled examples", [("n_labeled", "labeled")]),
-        ("Model tokens / s", [("tokens_per_s", "tokens/s")]),
+        ("U(D) and α·P(D)", "score", [("U", "U"), ("alpha_P", "α·P")]),
+        ("Inconsistency I(D)" + (": its parts" if split else ""), "count", penalty),
+        ("Temperature", "T", [("temperature", "T")]),
+        (f"Acceptance (last {ROLLING} evaluated proposals)", "share accepted", [("acceptance", "accepted")]),
+        ("Labels changed per iteration", "labels", [("flipped", "changed")]),
+        ("Labeled examples", "examples", [("n_labeled", "labeled")]),
+        ("Model tokens / s (evaluated proposals)", "tokens/s", [("tokens_per_s", "tokens/s")]),
     ]
     if has_gold:
-        panels.append(("Agreement with gold (evaluation only)", [("gold_agreement", "gold")]))
+        panels.append(("Agreement with gold (evaluation only)", "share", [("gold_agreement", "gold")]))
+    return panels
+
+
+def progress_figure(
+    df: pd.DataFrame, *, has_gold: bool, override_iterations: list[int] | tuple[int, ...] = ()
+) -> go.Figure:
+    """The live dashboard: U and α·P, I, temperature, acceptance, flips, labeled, throughput, gold.
+
+    Dotted vertical lines mark the iterations at which human overrides were applied.
+    """
+    panels = _panels(df, has_gold)
     rows = (len(panels) + 1) // 2
-    fig = make_subplots(rows=rows, cols=2, subplot_titles=[p[0] for p in panels], vertical_spacing=0.08)
-    for k, (_, series) in enumerate(panels):
+    fig = make_subplots(
+        rows=rows, cols=2, subplot_titles=[p[0] for p in panels], vertical_spacing=0.12 / rows * 4
+    )
+    for k, (_, y_title, series) in enumerate(panels):
+        row, col = k // 2 + 1, k % 2 + 1
         for column, name in series:
             if column in df:
-                fig.add_trace(
-                    go.Scatter(x=df["iteration"], y=df[column], name=name, mode="lines", showlegend=False),
-                    row=k // 2 + 1,
-                    col=k % 2 + 1,
-                )
-    fig.update_layout(height=260 * rows, margin=dict(l=40, r=20, t=40, b=30))
+                fig.add_trace(go.Scatter(x=df["iteration"], y=df[column], name=name, mode="lines+markers",
+                                         marker=dict(size=4), line=dict(color=COLORS.get(column)),
+                                         showlegend=len(series) > 1, legendgroup=str(k),
+                                         connectgaps=True), row=row, col=col)  # fmt: skip
+        fig.update_yaxes(title_text=y_title, row=row, col=col)
+        fig.update_xaxes(title_text="iteration", row=row, col=col)
+    for n, at in enumerate(sorted(set(override_iterations))):
+        fig.add_vline(x=at, line=dict(color="#555", dash="dot", width=1))
+        if n == 0:
+            fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="override applied",
+                                     line=dict(color="#555", dash="dot")), row=1, col=1)  # fmt: skip
+    fig.update_layout(height=270 * rows, margin=dict(l=60, r=20, t=90, b=40),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0 + 0.25 / rows, x=0))  # fmt: skip
     return fig
+
+
+def plot_config() -> dict[str, Any]:
+    """Plotly options for every chart: no logo, and the toolbar only on hover (it covered a title)."""
+    return {"displaylogo": False, "displayModeBar": "hover"}
+
+
+def format_duration(seconds: float) -> str:
+    """H:MM:SS (hours kept: 5815 s is 1:36:55, not 36:55); under an hour M:SS."""
+    total = max(int(round(seconds)), 0)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def eta_seconds(df: pd.DataFrame, total_iterations: int) -> float | None:
@@ -74,6 +130,16 @@ def accuracy_figure(methods: list[dict[str, Any]]) -> go.Figure:
         )
     )
     fig.update_layout(yaxis=dict(range=[0, 1.1], title="held-out accuracy"), height=380, margin=dict(t=30))
+    return fig
+
+
+def agreement_figure(events: list[dict[str, Any]]) -> go.Figure:
+    """Agreement of the labels with gold, per iteration (evaluation only)."""
+    points = [e for e in events if e["gold_agreement"] is not None]
+    fig = go.Figure(go.Scatter(x=[e["iteration"] for e in points], y=[e["gold_agreement"] for e in points],
+                               mode="lines+markers", marker=dict(size=4)))  # fmt: skip
+    fig.update_layout(title="Agreement with gold over iterations", height=300, margin=dict(t=60),
+                      xaxis=dict(title="iteration"), yaxis=dict(range=[0, 1], title="share agreeing"))  # fmt: skip
     return fig
 
 

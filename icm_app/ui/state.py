@@ -1,13 +1,18 @@
-"""What the pages share: the store (one per process), the current run (in the URL), worker control."""
+"""What the pages share: the store (one per process) and the open run, kept in the URL and the session.
+
+The open run is `?run=ID` on every page: every menu link and page switch carries it, and the session keeps
+a copy for a link that lacks it. A run id that no longer exists falls back to the newest run, with a note.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from ..paths import icm_home
-from ..store.sqlite_store import Store
+from ..store.sqlite_store import RunNotFoundError, Store
 
 RUN_PARAM = "run"
+SESSION_RUN = "icm_open_run"
 
 
 @st.cache_resource
@@ -20,23 +25,39 @@ def get_store() -> Store:
     return _store_at(str(icm_home()))
 
 
+def resolve_run() -> tuple[str | None, str | None]:
+    """(open run id, note): the URL's run, else this session's, else the newest; a note if one was unknown."""
+    store, note = get_store(), None
+    for asked in (st.query_params.get(RUN_PARAM), st.session_state.get(SESSION_RUN)):
+        if not asked:
+            continue
+        try:
+            return store.run(asked).id, note
+        except RunNotFoundError:
+            note = f"There is no run `{asked}` (deleted?); showing the newest run instead."
+    runs = store.runs()
+    return (runs[0].id if runs else None), note
+
+
 def current_run_id() -> str | None:
-    """The run being viewed lives in the URL, so it survives a reload and can be shared between tabs."""
-    run_id = st.query_params.get(RUN_PARAM)
-    if run_id:
-        return run_id
-    runs = get_store().runs()
-    return runs[0].id if runs else None
+    return resolve_run()[0]
 
 
 def open_run(run_id: str) -> None:
-    st.query_params[RUN_PARAM] = run_id
+    """Make `run_id` the open run for this page's URL and the rest of the session."""
+    st.session_state[SESSION_RUN] = run_id
+    if st.query_params.get(RUN_PARAM) != run_id:
+        st.query_params[RUN_PARAM] = run_id
 
 
-def require_run() -> str:
-    """Guard for pages that need a run: an info box and stop when there is none."""
-    run_id = current_run_id()
-    if run_id is None:
-        st.info("No run yet. Create one on the **Data** page.")
-        st.stop()
-    return run_id  # type: ignore[return-value]
+def forget_run(run_id: str) -> None:
+    """After a delete: the URL and the session no longer point at it."""
+    if st.session_state.get(SESSION_RUN) == run_id:
+        del st.session_state[SESSION_RUN]
+    if st.query_params.get(RUN_PARAM) == run_id:
+        del st.query_params[RUN_PARAM]
+
+
+def run_link(run_id: str | None) -> dict[str, str]:
+    """Query parameters for a link or page switch that keeps `run_id` open."""
+    return {RUN_PARAM: run_id} if run_id else {}

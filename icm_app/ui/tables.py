@@ -49,6 +49,19 @@ def labels_table(store: Store, run_id: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def runs_table(store: Store, runs: list) -> pd.DataFrame:
+    """One row per run (newest first): status, size, last iteration, U, gold agreement, model."""
+    rows = []
+    for r in runs:
+        events = store.events(r.id)
+        last = events[-1] if events else {}
+        rows.append({"id": r.id, "name": r.name, "status": r.status, "examples": len(store.examples(r.id)),
+                     "labeled": last.get("n_labeled"), "iteration": last.get("iteration"),
+                     "of": r.search.get("iterations"), "U": last.get("U"),
+                     "gold agreement": last.get("gold_agreement"), "model": r.model})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def apply_filters(df: pd.DataFrame, filters: list[str], search: str = "") -> pd.DataFrame:
     """Rows matching every chosen filter and containing `search` (case-insensitive)."""
     masks = {
@@ -64,6 +77,24 @@ def apply_filters(df: pd.DataFrame, filters: list[str], search: str = "") -> pd.
     if search:
         df = df[df["text"].str.contains(search, case=False, regex=False)]
     return df
+
+
+def audit_trail(store: Store, run_id: str) -> pd.DataFrame:
+    """Every override, oldest first: when (local time), who, which example, old → new, and when applied."""
+    import time
+
+    def applied(o) -> str:
+        if not o["applied"]:
+            return "pending (next iteration)"
+        return "before tracking" if o.get("applied_iteration") is None else str(o["applied_iteration"])
+
+    return pd.DataFrame([
+        {"when": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(o["at"])), "who": o["who"], "idx": o["idx"],
+         "old label": "unlabeled" if o["old_label"] is None else str(o["old_label"]),
+         "new label": "unpinned" if o["new_label"] is None else str(o["new_label"]), "note": o["note"],
+         "applied at iteration": applied(o)}
+        for o in store.overrides(run_id)
+    ])  # fmt: skip
 
 
 def inconsistent_pairs(store: Store, run_id: str) -> pd.DataFrame:

@@ -1,34 +1,75 @@
-"""Start a search in its own process (never in the Streamlit script thread) and see whether it lives.
+"""Start background processes (the search worker, evaluation, fine-tuning), see whether they live, read logs.
 
-The process is `icm resume RUN`: it reads everything from the store and writes every iteration back,
-so the app, a second tab or the CLI all see the same run, and a crash loses at most one iteration.
+Every background job is an `icm` command in its own session, logging to $ICM_HOME/logs, so the app, a second
+tab or the CLI all see the same run; the pages only call these functions (one launcher, one log reader).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 from ..paths import icm_home
-from ..store.sqlite_store import Store
+from ..store.sqlite_store import RunInfo, Store
+
+# job kind -> (icm subcommand, the kind its result is stored under in the store's evaluations)
+JOBS = {"eval": ("eval", "icl"), "finetune": ("finetune", "finetune")}
 
 
-def start_worker(store: Store, run_id: str) -> int:
-    """Launch the worker for `run_id`, detached from the app; returns its pid."""
-    log = icm_home() / "logs" / f"{run_id}.log"
+def log_path(name: str) -> Path:
+    log = icm_home() / "logs" / f"{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "ICM_HOME": str(store.path.parent), "PYTHONUNBUFFERED": "1"}
-    store.set_status(run_id, "starting")
-    with open(log, "ab") as out:
+    return log
+
+
+def launch(args: list[str], log: Path, *, home: Path | None = None, append: bool = True) -> int:
+    """Run `icm ARGS...` detached (own session, so the app's exit does not kill it); returns its pid."""
+    env = {**os.environ, "ICM_HOME": str(home or icm_home()), "PYTHONUNBUFFERED": "1"}
+    with open(log, "ab" if append else "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "icm_app.cli", "resume", run_id],
+            [sys.executable, "-m", "icm_app.cli", *args],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
             start_new_session=True,
         )  # fmt: skip
-    store.set_worker(run_id, proc.pid)
     return proc.pid
+
+
+def start_worker(store: Store, run_id: str) -> int:
+    """Launch the search worker (`icm resume RUN`) for `run_id`; returns its pid."""
+    store.set_status(run_id, "starting")
+    pid = launch(["resume", run_id], log_path(run_id), home=store.path.parent)
+    store.set_worker(run_id, pid)
+    return pid
+
+
+def start_job(kind: str, run_id: str, args: list[str]) -> int:
+    """Launch an evaluation or fine-tuning job for `run_id` (`icm eval|finetune RUN ARGS...`)."""
+    command, _ = JOBS[kind]
+    pid = launch([command, run_id, *args], log_path(f"{kind}-{run_id}"), append=False)
+    record = {"pid": pid, "started": time.time(), "args": args}
+    log_path(f"{kind}-{run_id}").with_suffix(".json").write_text(json.dumps(record))
+    return pid
+
+
+def job_state(store: Store, kind: str, run_id: str) -> dict[str, Any] | None:
+    """The last job of `kind` for the run: state running / finished / failed, its args and log tail."""
+    record_file = log_path(f"{kind}-{run_id}").with_suffix(".json")
+    if not record_file.exists():
+        return None
+    record = json.loads(record_file.read_text())
+    result = store.latest_evaluation(run_id, JOBS[kind][1])
+    if is_alive(record["pid"]):
+        state = "running"
+    elif result is not None and result["at"] >= record["started"]:
+        state = "finished"
+    else:
+        state = "failed"
+    return {**record, "state": state, "log": read_log(log_path(f"{kind}-{run_id}"))}
 
 
 def is_alive(pid: int | None) -> bool:
@@ -39,11 +80,25 @@ def is_alive(pid: int | None) -> bool:
     except (ProcessLookupError, PermissionError):
         return False
     stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split()[2] == "Z")  # a zombie is dead
+    try:
+        return stat.read_text().split()[2] != "Z"  # a zombie is dead
+    except OSError:
+        return not stat.parent.exists()
+
+
+def read_log(log: Path, lines: int = 20) -> str:
+    """The last `lines` lines of a log; progress bars' carriage returns count as line ends."""
+    if not log.exists():
+        return ""
+    return "\n".join(log.read_text(errors="replace").replace("\r", "\n").strip().splitlines()[-lines:])
 
 
 def worker_log(run_id: str, lines: int = 20) -> str:
-    log = icm_home() / "logs" / f"{run_id}.log"
-    if not log.exists():
-        return ""
-    return "\n".join(log.read_text(errors="replace").replace("\r", "\n").splitlines()[-lines:])
+    return read_log(log_path(run_id), lines)
+
+
+def can_resume(info: RunInfo, alive: bool, done: int, iterations: int) -> bool:
+    """Resume (or start) is offered when no worker lives and there is work left: the same rule on every page."""
+    if alive:
+        return False
+    return info.status == "created" or done < iterations

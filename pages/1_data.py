@@ -1,0 +1,122 @@
+"""Data: load a file or a bundled sample, choose a preset or map columns, preview the prompt, create a run."""
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from icm_app.core.config import SearchConfig
+from icm_app.core.consistency import RULES
+from icm_app.io.loaders import DataError, build_dataset, read_rows
+from icm_app.io.mapping import default_template, propose_gold
+from icm_app.paths import SAMPLES, icm_home, sample_path
+from icm_app.scoring.models import ScorerConfig
+from icm_app.tasks.presets import PRESETS, TaskSpec
+from icm_app.tasks.template import TemplateError, render
+from icm_app.ui.layout import page_frame, page_link
+from icm_app.ui.state import open_run
+from icm_app.worker.runner import create_run
+
+store, _ = page_frame("Data", needs_run=False)
+source = st.radio("Source", ["Bundled sample", "Upload a file"], horizontal=True, key="source")
+if source == "Bundled sample":
+    names = sorted(SAMPLES)
+    sample = st.selectbox("Sample", names, index=names.index("sentiment"), key="sample")
+    path, default_preset, file_id = sample_path(sample), SAMPLES[sample][1], f"sample-{sample}"
+else:
+    upload = st.file_uploader(
+        "CSV, JSON, JSONL or Parquet", type=["csv", "json", "jsonl", "parquet"], key="upload"
+    )
+    if upload is None:
+        st.info("Choose a file to upload.")
+        st.stop()
+    content = upload.getvalue()
+    digest = hashlib.sha256(content).hexdigest()[:12]  # two uploads with one name do not overwrite each other
+    path = icm_home() / "uploads" / digest / Path(upload.name).name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    default_preset, file_id = "custom", f"{path.name}-{digest}"
+
+notes: list[str] = []
+try:
+    rows = read_rows(path, notes=notes)
+except DataError as exc:
+    st.error(str(exc))
+    st.stop()
+for note in notes:
+    st.warning(note)
+columns = list(dict.fromkeys(str(c) for r in rows for c in r))  # file order: the first column is not special
+st.dataframe(pd.DataFrame(rows[:20]), height=200)
+
+presets = [*PRESETS, "custom"]
+preset = st.selectbox("Task preset", presets, index=presets.index(default_preset), key=f"preset_{file_id}")
+scope = f"{preset}_{file_id}"  # every field below starts from this file's and preset's defaults
+none = "(none)"
+
+
+def pick(label: str, current: str | None, help: str) -> str | None:
+    options = [none, *columns]
+    chosen = st.selectbox(label, options, index=options.index(current) if current in columns else 0, help=help,
+                          key=f"{label}_{scope}")  # fmt: skip
+    return None if chosen == none else chosen
+
+
+left, right = st.columns(2)
+with right:  # drawn first: the gold column decides the default template
+    gold_default = PRESETS[preset].gold_field if preset in PRESETS else propose_gold(columns)
+    gold = pick("Gold label column (evaluation only)", gold_default,
+                "Used to report agreement; the search never sees it, and the template must not name it.")  # fmt: skip
+    base = PRESETS.get(preset) or TaskSpec(name="custom", template=default_template(columns, gold) or "{x}")
+    group = pick(
+        "Consistency group column", base.group_field, "Examples in one group are checked by the rules."
+    )
+    key = pick(
+        "Consistency key column",
+        base.key_field,
+        "A label-free field, e.g. the final answer. Never the gold label.",
+    )
+    rules = st.multiselect("Consistency rules", list(RULES), default=list(base.rules), key=f"rules_{scope}")
+    limit = st.number_input("Rows to use (0 = all)", min_value=0, max_value=len(rows), value=min(len(rows), 32),
+                            step=1, key=f"limit_{file_id}", help=f"This file has {len(rows)} rows.")  # fmt: skip
+with left:
+    template_key = f"template_{scope}" + (
+        "" if preset in PRESETS else f"_{gold}"
+    )  # custom: rebuilt without gold
+    template = st.text_area(
+        "Prompt template ({field} for a column)", base.template, height=120, key=template_key
+    )
+    word1 = st.text_input("Label word for 1 (True)", base.label_words[0], key=f"w1_{scope}")
+    word0 = st.text_input("Label word for 0 (False)", base.label_words[1], key=f"w0_{scope}")
+
+try:
+    task = TaskSpec(name=preset, template=template, label_words=(word1, word0), group_field=group, key_field=key,
+                    gold_field=gold, rules=tuple(rules), search_overrides=base.search_overrides, notes=base.notes)  # fmt: skip
+    dataset = build_dataset(rows[: int(limit) or None], task)
+except (DataError, TemplateError, ValueError) as exc:  # TaskSpec and build_dataset refuse with a ValueError
+    st.error(f"Cannot use this mapping: {exc}")
+    st.stop()
+
+st.subheader("Prompt preview")
+first, second = dataset.examples[0], dataset.examples[min(1, len(dataset.examples) - 1)]
+if dataset.gold is not None:
+    word = task.label_words[0 if dataset.gold[second.idx] == 1 else 1]
+    how = "The demonstration shows its gold label here; in the search, demonstrations carry ICM's own labels."
+else:
+    word = f" ⟨{word1.strip()} or {word0.strip()}⟩"
+    how = "In the search, each demonstration carries the label ICM currently gives it."
+demo = render(task.template, second.fields) + word + task.separator
+st.code(demo + render(task.template, first.fields) + "▌", language=None, wrap_lines=True)
+st.caption(f"The model reads demonstrations like the first block, then scores `{word1}` against `{word0}` at ▌. "
+           f"{how} {len(dataset.examples)} examples" + (", gold labels present (evaluation only)." if dataset.gold else "."))  # fmt: skip
+if task.notes:
+    st.caption(task.notes)
+
+label = sample if source == "Bundled sample" else path.name
+name = st.text_input("Run name", f"{preset} on {label}", key=f"run_name_{scope}")
+if st.button("Create run", type="primary", key="create"):
+    search = SearchConfig.from_dict({**SearchConfig().to_dict(), **task.search_overrides})
+    run_id = create_run(store, dataset, task, search, ScorerConfig(), data_source=str(path), name=name)
+    open_run(run_id)
+    st.success(f"Created run `{run_id}`. Set its model and hyper-parameters on the Run page.")
+    page_link("Run", "Go to Run", run_id, icon=":material/play_arrow:")

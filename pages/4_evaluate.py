@@ -1,0 +1,142 @@
+"""Evaluate: label quality against gold, held-out accuracy of ICL with ICM labels, and the salience check."""
+
+import hashlib
+from pathlib import Path
+
+import streamlit as st
+
+from icm_app.evaluation.report import check_evaluation
+from icm_app.evaluation.salience import EXPLANATION
+from icm_app.io.loaders import DataError
+from icm_app.paths import HELD_OUT, icm_home, sample_path
+from icm_app.ui.charts import accuracy_figure, agreement_figure, confusion_figure, plot_config
+from icm_app.ui.layout import page_frame
+from icm_app.ui.tables import labels_table
+from icm_app.worker.process import job_state, start_job
+
+store, info = page_frame("Evaluate")
+run_id = info.id
+words = tuple(info.task["label_words"])
+
+table = labels_table(store, run_id)
+graded = table[table["gold"].notna() & table["label"].notna()]
+st.subheader("Label quality (gold is used here only)")
+if graded.empty:
+    st.info("This run's data has no gold column, so label quality cannot be measured here; "
+            "the salience check below needs no gold.")  # fmt: skip
+else:
+    left, right = st.columns(2)
+    left.plotly_chart(agreement_figure(store.events(run_id)), key="agreement", config=plot_config())
+    right.plotly_chart(confusion_figure(graded["label"].astype(int).tolist(), graded["gold"].astype(int).tolist(), words),
+                       key="confusion", config=plot_config())  # fmt: skip
+    wrong = graded[graded["label"] != graded["gold"]].sort_values("confidence", ascending=False)
+    st.caption(f"{len(wrong)} of {len(graded)} labeled examples disagree with gold; most confident first:")
+    st.dataframe(
+        wrong[["idx", "text", "label", "gold", "confidence", "flips", "pinned"]], hide_index=True, height=240
+    )
+
+st.subheader("Held-out accuracy")
+last = store.latest_evaluation(run_id, "icl")  # the form starts from the settings of the results shown
+held_out = HELD_OUT.get(info.task["name"])
+default_test = last["test"] if last else (str(sample_path(held_out)) if held_out else "")
+upload = st.file_uploader("Upload a test file (gold labels, same columns; never seen by the search)",
+                          type=["csv", "json", "jsonl", "parquet"], key=f"test_upload_{run_id}")  # fmt: skip
+if upload is not None:
+    content = upload.getvalue()
+    test = icm_home() / "uploads" / hashlib.sha256(content).hexdigest()[:12] / Path(upload.name).name
+    test.parent.mkdir(parents=True, exist_ok=True)
+    test.write_bytes(content)
+    test = str(test)
+    st.caption(f"Test file: uploaded `{upload.name}`")
+else:
+    test = st.text_input("…or a test file path on this machine", default_test, key=f"test_file_{run_id}")
+cols = st.columns(3)
+demos = cols[0].number_input(
+    "Demonstrations per context", 1, 256, last["n_demos"] if last else 16, key=f"demos_{run_id}"
+)
+seeds = cols[1].text_input(
+    "Seeds", " ".join(map(str, last["seeds"])) if last else "0 1 2", key=f"seeds_{run_id}"
+)
+samples = cols[2].number_input("Salience baselines", 0, 64, 8, key=f"salience_samples_{run_id}")
+if st.button("Run evaluation", type="primary", key="run_eval"):
+    try:
+        seed_list = [str(int(s)) for s in seeds.split()]
+        n_test = check_evaluation(store, run_id, test)
+    except ValueError as exc:  # DataError included; an unparsable seed too
+        st.error(f"Evaluation not started: {exc}")
+    else:
+        start_job("eval", run_id, ["--test", test, "--demos", str(demos), "--seeds", *seed_list,
+                                   "--salience-samples", str(samples), "--quiet"])  # fmt: skip
+        st.info(f"Evaluation started on {n_test} test examples; its progress and results appear below.")
+
+
+def job_status(kind: str, what: str) -> None:
+    job = job_state(store, kind, run_id)
+    if job is None:
+        return
+    if job["state"] == "running":
+        st.info(
+            f"{what} running…" + (f"  \nLatest: `{job['log'].splitlines()[-1][-160:]}`" if job["log"] else "")
+        )
+    elif job["state"] == "failed":
+        st.error(f"{what} failed. The end of its log:")
+        st.code(job["log"] or "(empty log)", language=None)
+
+
+@st.fragment(run_every=3)
+def results() -> None:
+    job_status("eval", "Evaluation")
+    icl = store.latest_evaluation(run_id, "icl")
+    if icl is None:
+        st.caption("No evaluation yet.")
+        return
+    st.caption(f"Results of {icl['n_test']} test examples from `{Path(icl['test']).name}`, "
+               f"{icl['n_demos']} demonstrations, seeds {icl['seeds']}")  # fmt: skip
+    left, right = st.columns([3, 2])
+    left.plotly_chart(accuracy_figure(icl["methods"]), key="accuracy", config=plot_config())
+    right.dataframe([{k: m[k] for k in ("method", "mean", "std")} | {"per seed": m["accuracies"]} for m in icl["methods"]],
+                    hide_index=True)  # fmt: skip
+    sal = store.latest_evaluation(run_id, "salience")
+    st.subheader("Is the concept salient?")
+    st.write(EXPLANATION)
+    if sal:
+        (st.success if sal["salient"] else st.warning)(sal["verdict"])
+        st.caption(
+            f"P of the run's labels: {sal['run_p']:.3f}; baselines: "
+            + ", ".join(f"{p:.3f}" for p in sal["baseline_ps"])
+        )
+
+
+results()
+
+st.subheader("Fine-tune on the labels (LoRA)")
+st.caption("Trains a LoRA adapter of the run's local model on its ICM labels and, as the ceiling, on gold; "
+           "then reads held-out accuracy zero-shot from each. Minutes on a CPU for the bundled model.")  # fmt: skip
+ft_cols = st.columns(3)
+epochs = ft_cols[0].number_input("Epochs", 1, 50, 3, key=f"ft_epochs_{run_id}")
+lr = ft_cols[1].number_input("Learning rate", 1e-6, 1e-1, 5e-4, format="%g", key=f"ft_lr_{run_id}")
+rank = ft_cols[2].number_input("LoRA rank", 1, 256, 8, key=f"ft_rank_{run_id}")
+if st.button("Fine-tune", key="run_ft", disabled=info.scorer["model"].startswith("openai:")):
+    try:
+        check_evaluation(store, run_id, test)
+    except DataError as exc:
+        st.error(f"Fine-tuning not started: {exc}")
+    else:
+        start_job(
+            "finetune",
+            run_id,
+            ["--test", test, "--epochs", str(epochs), "--lr", str(lr), "--rank", str(rank)],
+        )
+        st.info("Fine-tuning started; its progress and results appear below.")
+
+
+@st.fragment(run_every=5)
+def finetune_results() -> None:
+    job_status("finetune", "Fine-tuning")
+    ft = store.latest_evaluation(run_id, "finetune")
+    if ft:
+        st.dataframe([{"trained on": k, "held-out accuracy": v["accuracy"], "examples": v["n_train"],
+                       "adapter": Path(v["adapter"]).name if v.get("adapter") else ""} for k, v in ft["sources"].items()], hide_index=True)  # fmt: skip
+
+
+finetune_results()
