@@ -57,10 +57,8 @@ def _task(args: argparse.Namespace):
             key_field=args.key_field, gold_field=args.gold_field, rules=tuple(args.rules or ()),
         )  # fmt: skip
     task = get_preset(args.preset)
-    for name in ("group_field", "key_field", "gold_field"):
-        if getattr(args, name):
-            setattr(task, name, getattr(args, name))
-    return task
+    overrides = {n: getattr(args, n) for n in ("group_field", "key_field", "gold_field") if getattr(args, n)}
+    return dataclasses.replace(task, **overrides)  # re-validated: a gold column is refused, not set
 
 
 def cmd_run(args: argparse.Namespace) -> int:

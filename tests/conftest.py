@@ -16,8 +16,9 @@ from icm_app.core.types import Example, Query
 # database (each run starts cold: how the 20-runs-in-a-row check is done). Choose with HYPOTHESIS_PROFILE.
 _COMMON = {"max_examples": 50, "deadline": None, "suppress_health_check": [HealthCheck.too_slow]}
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True, **_COMMON)
-settings.register_profile("dev", **_COMMON)
-settings.register_profile("fresh", database=None, print_blob=True, **_COMMON)
+# Explicit derandomize=False: Hypothesis itself loads a derandomized built-in profile when it detects CI.
+settings.register_profile("dev", derandomize=False, **_COMMON)
+settings.register_profile("fresh", derandomize=False, database=None, print_blob=True, **_COMMON)
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev")
 )

@@ -39,6 +39,24 @@ class TaskSpec:
             raise ValueError("TaskSpec.template: names no field, so every prompt would be the same")
         if self.rules and not self.group_field:
             raise ValueError(f"TaskSpec.rules={self.rules!r} need a group_field")
+        self._refuse_gold_leaks()
+
+    def _refuse_gold_leaks(self) -> None:
+        """Gold never reaches the search: no prompt, group or key may be read from the gold column."""
+        gold = self.gold_field
+        if gold is None:
+            return
+        if gold in self.text_fields:
+            raise ValueError(
+                f"TaskSpec.template names the gold column {gold!r} (gold_field): the model would read the "
+                "answer; remove {" + gold + "} from the template"
+            )
+        for name in ("group_field", "key_field"):
+            if getattr(self, name) == gold:
+                raise ValueError(
+                    f"TaskSpec.{name}={gold!r} is the gold column (gold_field): consistency rules would see the "
+                    "gold labels; use a label-free column"
+                )
 
     @property
     def text_fields(self) -> list[str]:
