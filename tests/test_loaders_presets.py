@@ -295,3 +295,65 @@ def test_task_spec_rejects_templates_without_fields_and_bad_label_words():
         TaskSpec(name="t", template="{text}", label_words=(" Yes", " Yes"))
     with pytest.raises(ValueError, match="group_field"):
         TaskSpec(name="t", template="{text}", rules=("exclusive",))
+
+
+# -- (f) malformed CSV: what is wrong and where, never the server path (issue 10, defect 14) --------------
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (
+            'text,label\ngood,1\n"bad movie,0\nok,1\n',
+            "line 3, column 1: a quote opens here and is never closed",
+        ),
+        (
+            "text,label\ngood,1\nbad, really bad,0\n",
+            "line 3, column 3: 3 fields but the header has 2 columns",
+        ),
+        ('text,label\ngood,1\nbad "movie",0\n"ok"x,1\n', "line 4: malformed CSV"),
+    ],
+)
+def test_malformed_csv_is_refused_with_line_and_column(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DataError, match=message) as info:
+        read_rows(path)
+    assert str(info.value).startswith("bad.csv: ") and str(tmp_path) not in str(info.value)
+
+
+def test_csv_quote_closed_on_a_later_line_is_said_not_silent(tmp_path):
+    path = tmp_path / "later.csv"
+    path.write_text('text,label\n"good movie,1\nbad movie,0\nok",1\nfine,0\n', encoding="utf-8")
+    notes: list[str] = []
+    rows = read_rows(path, notes=notes)
+    assert len(rows) == 2 and rows[1] == {"text": "fine", "label": "0"}
+    assert notes == [
+        "later.csv: line 2, column 1 ('text'): a quoted field runs until line 4, so lines 2–4 are read as one "
+        "row. If its quote should close on line 2, fix the file."
+    ]
+
+
+def test_csv_reads_quotes_commas_and_missing_trailing_fields(tmp_path):
+    path = tmp_path / "ok.csv"
+    path.write_text('text,label,extra\n"a ""quoted"", comma",1\n\nb,0,x\n', encoding="utf-8")
+    assert read_rows(path) == [{"text": 'a "quoted", comma', "label": "1", "extra": ""},
+                               {"text": "b", "label": "0", "extra": "x"}]  # fmt: skip
+
+
+# -- (g) default mapping of a new file: gold proposed by name, never in the template (issue 10, defect 2) ---
+@pytest.mark.parametrize(
+    "columns, gold",
+    [
+        (["text", "label"], "label"),
+        (["label", "text"], "label"),
+        (["question", "choice", "is_correct"], "is_correct"),
+        (["Sentence", "Gold"], "Gold"),
+        (["id", "claim", "answer"], "answer"),
+        (["a", "b"], None),
+    ],
+)
+def test_gold_is_proposed_by_name_and_never_templated(columns, gold):
+    from icm_app.io.mapping import default_template, propose_gold
+
+    assert propose_gold(columns) == gold
+    fields = template_fields(default_template(columns, gold))
+    assert fields and (gold is None or gold not in fields)
