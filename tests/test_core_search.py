@@ -394,3 +394,35 @@ def test_rng_state_round_trips_through_the_checkpoint_with_ties():
     key = lambda r: (r.proposed, r.new_label, r.accepted, dict(r.changed))  # noqa: E731
     assert [key(r) for r in path[11:]] == [key(r) for r in rest]
     assert second.labels == straight.labels
+
+
+# -- schedules and the acceptance rule, exactly -------------------------------------------------------
+def test_schedules_floor_at_t_min_and_refuse_iteration_zero():
+    assert log_schedule(10**9, t0=10, t_min=1.0, beta=0.99) == 1.0
+    assert log_schedule(3, t0=10, t_min=0.01, beta=2.0) == pytest.approx(10 / (1 + 2 * math.log(3)))
+    assert exp_schedule(1, t0=10, t_min=0.01, beta=0.5) == pytest.approx(5.0)
+    assert exp_schedule(3, t0=10, t_min=0.01, beta=0.5) == pytest.approx(1.25)
+    assert exp_schedule(20, t0=10, t_min=0.01, beta=0.5) == pytest.approx(0.01)
+    for schedule in (log_schedule, exp_schedule):
+        with pytest.raises(ValueError, match=r"^iteration n=0 must be >= 1$"):
+            schedule(0, t0=10, t_min=0.01, beta=0.5)
+        assert schedule(1, t0=10, t_min=0.01, beta=0.5) > 0
+    for beta in (0.0, 1.0):
+        with pytest.raises(ValueError, match=rf"^the exp schedule needs 0 < beta < 1; got beta={beta}$"):
+            exp_schedule(5, t0=10, t_min=0.01, beta=beta)
+
+
+def test_temperature_picks_the_schedule_by_name_and_lists_the_valid_ones():
+    from icm_app.core.schedules import temperature
+
+    assert temperature("exp", 2, t0=10, t_min=0.01, beta=0.5) == pytest.approx(2.5)
+    assert temperature("log", 2, t0=10, t_min=0.01, beta=0.5) == pytest.approx(10 / (1 + 0.5 * math.log(2)))
+    with pytest.raises(ValueError, match=r"^unknown schedule 'cosine'; valid: log, exp$"):
+        temperature("cosine", 2, t0=10, t_min=0.01, beta=0.5)
+
+
+def test_acceptance_probability_is_min_1_exp_delta_over_t():
+    assert acceptance_probability(0.5, 2.0) == 1.0
+    assert acceptance_probability(0.0, 2.0) == 1.0
+    assert acceptance_probability(-1.0, 2.0) == pytest.approx(math.exp(-0.5))
+    assert acceptance_probability(-3.0, 0.5) == pytest.approx(math.exp(-6.0))

@@ -22,7 +22,8 @@ class SearchConfig:
 
     alpha: float = _opt(
         50.0,
-        "Weight of mutual predictability in U = alpha*P - I (paper: 50; 20-30 if almost nothing is accepted).",
+        "Weight of mutual predictability P in U = alpha*P - rule_violations - proportion_weight*proportion_excess "
+        "(paper: 50; 20-30 if almost nothing is accepted).",
     )
     k_init: int = _opt(8, "Examples labeled at random (balanced) before the search starts (paper: K=8).")
     t0: float = _opt(10.0, "Initial temperature T_0 (paper: 10).")

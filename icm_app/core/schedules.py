@@ -17,8 +17,9 @@ def exp_schedule(n: int, *, t0: float, t_min: float, beta: float) -> float:
     """T_n = max(T_min, T_0 * beta^n), in log space so that large n underflows to T_min instead of erroring."""
     if n < 1:
         raise ValueError(f"iteration n={n} must be >= 1")
-    log_t = math.log(t0) + n * math.log(beta)
-    return max(t_min, math.exp(log_t)) if log_t > math.log(t_min) else t_min
+    if not 0 < beta < 1:
+        raise ValueError(f"the exp schedule needs 0 < beta < 1; got beta={beta}")
+    return max(t_min, math.exp(math.log(t0) + n * math.log(beta)))  # underflows to 0.0, never overflows
 
 
 SCHEDULES: dict[str, Callable[..., float]] = {"log": log_schedule, "exp": exp_schedule}
@@ -31,7 +32,6 @@ def temperature(name: str, n: int, *, t0: float, t_min: float, beta: float) -> f
 
 
 def acceptance_probability(delta: float, temperature: float) -> float:
-    """1 for an improvement, else exp(delta / T); delta <= 0 here, so exp never overflows."""
-    if delta > 0:
-        return 1.0
-    return math.exp(max(delta / temperature, -745.0))
+    """min(1, exp(delta / T)): 1 for an improvement. The exponent is capped at 0, so exp never overflows
+    (a very negative one underflows to 0.0, which is not an error)."""
+    return math.exp(min(0.0, delta / temperature))

@@ -21,6 +21,8 @@ from ..paths import icm_home
 EVENT_COLUMNS = (
     "iteration", "temperature", "U", "P", "I", "delta", "accepted", "skipped", "proposed", "old_label",
     "new_label", "changed", "n_labeled", "gold_agreement", "tokens", "seconds", "fix_rounds",
+    # U's named terms (migration 6): U = alpha * P - rule_violations - proportion_weight * proportion_excess
+    "alpha", "rule_violations", "proportion_weight", "proportion_excess",
 )  # fmt: skip
 
 
@@ -84,7 +86,13 @@ def _m5_override_iteration(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE overrides ADD COLUMN applied_iteration INTEGER")
 
 
-MIGRATIONS = [_m1_initial, _m2_worker_pid, _m3_evaluations, _m4_jobs, _m5_override_iteration]
+def _m6_objective_terms(db: sqlite3.Connection) -> None:
+    """Events name U's terms; I stays the unweighted count (rule violations + proportion excess)."""
+    for column in ("alpha REAL", "rule_violations INTEGER", "proportion_weight REAL", "proportion_excess INTEGER"):
+        db.execute(f"ALTER TABLE events ADD COLUMN {column}")
+
+
+MIGRATIONS = [_m1_initial, _m2_worker_pid, _m3_evaluations, _m4_jobs, _m5_override_iteration, _m6_objective_terms]
 
 
 @dataclass
@@ -284,7 +292,8 @@ class Store:
                 [(event.get("iteration"), i) for i in applied_overrides],
             )
             db.execute(
-                f"INSERT OR REPLACE INTO events VALUES (?, {', '.join('?' * len(EVENT_COLUMNS))})",
+                f"INSERT OR REPLACE INTO events (run_id, {', '.join(EVENT_COLUMNS)}) "
+                f"VALUES (?, {', '.join('?' * len(EVENT_COLUMNS))})",
                 (run_id, *[event.get(c) for c in EVENT_COLUMNS]),
             )
             self._write_labels(db, run_id, state, scores, changed)
