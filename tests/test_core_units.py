@@ -1,0 +1,262 @@
+"""Exact behaviour of the core's small parts (pins, skipped steps, rules, options, contexts, P modes,
+batches), each with the value a careful reader would compute by hand. Written to kill mutmut's mutants."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from conftest import FakeScorer, hashed_signal, make_examples
+
+from icm_app.core.annealing import Annealer, SearchState
+from icm_app.core.batches import split_batches
+from icm_app.core.config import SearchConfig
+from icm_app.core.consistency import (
+    MAX_GROUP_ENUMERATION,
+    Violation,
+    check_rules,
+    consistent_options,
+    find_violations,
+    group_members,
+    proportion_excess,
+)
+from icm_app.core.context import loo_context, shuffled_order
+from icm_app.core.objective import log_sigmoid, mean_logodds, sum_logprob
+from icm_app.core.types import Example
+
+
+def annealer(n=8, group_size=0, rules=(), signal=None, **cfg) -> Annealer:
+    scorer = FakeScorer(signal or hashed_signal(n))
+    return Annealer(make_examples(n, group_size), scorer, SearchConfig(**cfg), rules=rules)
+
+
+# -- Annealer: construction, pins, skipped and empty steps ------------------------------------------
+def test_duplicate_example_ids_are_refused():
+    examples = [Example(0, {"t": "a"}), Example(0, {"t": "b"})]
+    with pytest.raises(ValueError, match=r"^example ids must be unique$"):
+        Annealer(examples, FakeScorer({0: 0.0}), SearchConfig())
+
+
+def test_a_fresh_search_starts_from_its_seed():
+    a = annealer(seed=5)
+    assert a.state.iteration == 0 and a.labels == {} and a.state.pinned == {}
+    assert a.state.order == shuffled_order(list(range(8)), 5)
+    import random
+
+    assert a.rng.getstate() == random.Random(5).getstate()
+    assert not a.done and annealer(iterations=0).done
+
+
+def test_pin_validates_and_unpin_frees_the_example():
+    a = annealer(k_init=2)
+    for idx, label in [(99, 1), (0, 2), (0, -1)]:
+        with pytest.raises(ValueError, match=rf"^cannot pin example {idx} to {label}$"):
+            a.pin(idx, label)
+    before = a.current()
+    a.pin(3, 0)
+    assert a.labels[3] == 0 and a.state.pinned == {3: 0}
+    assert a.current() is not before and 3 in a.current().logodds  # the cached evaluation is dropped
+    pinned_eval = a.current()
+    a.unpin(3)
+    a.unpin(4)  # never pinned: nothing to do
+    assert a.state.pinned == {} and a.labels[3] == 0, "unpinning keeps the label, frees the example"
+    assert a.current() is not pinned_eval
+
+
+def test_every_example_pinned_skips_the_step():
+    a = annealer(n=3, iterations=5)
+    for i in range(3):
+        a.pin(i, i % 2)
+    r = a.step()
+    assert (r.iteration, r.proposed, r.old_label, r.new_label) == (1, None, None, None)
+    assert (r.delta, r.accepted, r.skipped, r.changed, r.fix_rounds) == (0.0, False, True, {}, 0)
+    assert r.temperature == 10.0 and r.evaluation.U == a.current().U
+
+
+def test_a_proposal_equal_to_the_current_label_is_skipped_with_nothing_changed():
+    signal = dict.fromkeys(range(4), 3.0)  # argmax is 1 for everyone
+    a = annealer(n=4, signal=signal, k_init=4, fix_rounds=0)
+    a.state.labels = dict.fromkeys(range(4), 1)
+    r = a.step()
+    assert (r.old_label, r.new_label, r.delta, r.accepted, r.skipped) == (1, 1, 0.0, False, True)
+    assert r.proposed in range(4) and r.changed == {} and r.fix_rounds == 0
+    assert r.evaluation is a.current() and a.labels == dict.fromkeys(range(4), 1)
+
+
+def test_an_unlabeled_proposal_is_scored_leave_one_out_and_recorded():
+    a = annealer(n=2, signal={0: 2.0, 1: -3.0}, k_init=1, fix_rounds=0, t0=0.01, t_min=0.01)
+    a.objective.scorer.coupling = 0.0  # P: 2.0 before, (2 + 3) / 2 after: an improvement
+    a.state.labels = {0: 1}
+    r = next(r for r in (a.step() for _ in range(30)) if r.proposed == 1)  # the first time: unlabeled
+    assert (r.old_label, r.new_label, r.changed) == (None, 0, {1: (None, 0)})
+    assert r.accepted and r.skipped is False and a.labels == {0: 1, 1: 0}
+
+
+def test_step_result_reports_the_fix_rounds_of_the_proposal():
+    """An exclusive trio with keys a, b, c: proposing True next to a True mate needs one fix round."""
+    signal = {0: 3.0, 1: 2.0, 2: -3.0}
+    a = Annealer(make_examples(3, 3), FakeScorer(signal, coupling=0.0), SearchConfig(fix_rounds=3, alpha=0.1),
+                 rules=("exclusive",))  # fmt: skip
+    a.state.labels = {0: 1, 1: 0, 2: 0}
+    r = next(r for r in (a.step() for _ in range(30)) if r.proposed == 1 and not r.skipped)
+    assert r.fix_rounds == 1  # round 1 applies (1, 0, 0); round 2 finds nothing left to fix
+    assert r.delta == pytest.approx(0.0) and r.changed == {}  # the fix undid the proposal
+
+
+def test_snapshot_is_a_copy_and_round_trips():
+    a = annealer(k_init=4)
+    a.step()
+    snap = a.snapshot()
+    a.step()
+    a.pin(0, 1)
+    assert (
+        snap.labels is not a.labels and snap.pinned is not a.state.pinned and snap.order is not a.state.order
+    )
+    assert snap.iteration == 1
+    again = SearchState.from_dict(snap.to_dict())
+    assert again == snap
+    assert set(snap.to_dict()) == {"labels", "pinned", "iteration", "order", "rng_state"}
+
+
+# -- ConsistencyFix: rounds ---------------------------------------------------------------------------
+def test_consistency_fix_counts_the_rounds_it_used():
+    a = Annealer(make_examples(2, 2), FakeScorer({0: 3.0, 1: 1.0}, coupling=0.0),
+                 SearchConfig(fix_rounds=5, alpha=0.1), rules=("exclusive",))  # fmt: skip
+    assert a.consistency_fix({0: 1, 1: 0}, None)[2] == 0  # nothing to fix
+    labels, evaluation, rounds = a.consistency_fix({0: 1, 1: 1}, None)
+    assert (labels, evaluation.I, rounds) == ({0: 1, 1: 0}, 0, 1)
+    none = Annealer(make_examples(2, 2), FakeScorer({0: 3.0, 1: 1.0}), SearchConfig(fix_rounds=0),
+                    rules=("exclusive",))  # fmt: skip
+    assert none.consistency_fix({0: 1, 1: 1}, None)[0] == {0: 1, 1: 1}
+    stuck = Annealer(make_examples(2, 2), FakeScorer({0: 3.0, 1: 1.0}), SearchConfig(fix_rounds=4),
+                     rules=("exclusive",))  # fmt: skip
+    stuck.pin(0, 1)
+    stuck.pin(1, 1)  # a violation between pins has no option: every round is used, nothing changes
+    assert stuck.consistency_fix({0: 1, 1: 1}, None)[1:] == (stuck.objective.evaluate({0: 1, 1: 1}), 4)
+
+
+# -- sampling weights ---------------------------------------------------------------------------------
+def test_only_unlabeled_members_of_labeled_groups_get_the_group_weight():
+    examples = [Example(0, {}, "g"), Example(1, {}, "g"), Example(2, {}, None), Example(3, {}, None),
+                Example(4, {}, "h")]  # fmt: skip
+    a = Annealer(examples, FakeScorer(dict.fromkeys(range(5), 0.0)), SearchConfig(group_weight=7.0))
+    a.state.labels = {0: 1, 2: 0}  # group g labeled; 2 is labeled but ungrouped
+    assert a._sampling_weights([0, 1, 2, 3, 4]) == [1.0, 7.0, 1.0, 1.0, 1.0]
+
+
+# -- rules ----------------------------------------------------------------------------------------------
+def rule(name, keys, labels):
+    examples = [Example(i, {}, "g", k) for i, k in enumerate(keys)]
+    return find_violations(group_members(examples), labels, [name])
+
+
+def test_exclusive_and_equivalent_compare_keys():
+    assert rule("exclusive", "ab", {0: 1, 1: 1}) == [Violation("exclusive", (0, 1))]
+    assert rule("exclusive", "aa", {0: 1, 1: 1}) == []
+    assert rule("exclusive", "ab", {0: 1, 1: 0}) == rule("exclusive", "ab", {0: 0, 1: 0}) == []
+    assert rule("exclusive", "ab", {0: 1}) == []
+    assert rule("equivalent", "aa", {0: 1, 1: 0}) == [Violation("equivalent", (0, 1))]
+    assert rule("equivalent", "aa", {0: 0, 1: 0}) == rule("equivalent", "ab", {0: 1, 1: 0}) == []
+
+
+def test_one_of_k_needs_a_group_of_two_or_more():
+    assert rule("one_of_k", "a", {0: 0}) == []
+    assert rule("one_of_k", "ab", {0: 0, 1: 0}) == [Violation("one_of_k", (0, 1))]
+    assert rule("one_of_k", "abc", {0: 1, 1: 0, 2: 1}) == [Violation("one_of_k", (0, 2))]
+
+
+def test_ungrouped_examples_take_part_in_no_rule():
+    examples = [Example(0, {}, None, "a"), Example(1, {}, None, "b"), Example(2, {}, "g", "a")]
+    assert group_members(examples) == {"g": [examples[2]]}
+    assert find_violations(group_members(examples), {0: 1, 1: 1, 2: 1}, ["exclusive"]) == []
+
+
+def test_violations_come_in_group_order_then_rule_order():
+    examples = [
+        Example(i, {}, g, k) for i, (g, k) in enumerate([("b", "x"), ("b", "y"), ("a", "x"), ("a", "y")])
+    ]
+    found = find_violations(group_members(examples), dict.fromkeys(range(4), 1), ["exclusive", "asymmetric"])
+    assert found == [Violation("exclusive", (2, 3)), Violation("asymmetric", (2, 3)),
+                     Violation("exclusive", (0, 1)), Violation("asymmetric", (0, 1))]  # fmt: skip
+
+
+def test_check_rules_returns_a_tuple_and_lists_the_valid_names():
+    assert check_rules(["exclusive", "one_of_k"]) == ("exclusive", "one_of_k")
+    with pytest.raises(
+        ValueError,
+        match=r"^unknown consistency rule 'transitive'; valid: exclusive, equivalent, asymmetric, one_of_k$",
+    ):
+        check_rules(["exclusive", "transitive"])
+
+
+def test_consistent_options_enumerate_at_most_max_group_members():
+    def options(k):
+        examples = [Example(i, {}, "g") for i in range(k)]
+        labels = dict.fromkeys(range(k), 0)
+        (violation,) = find_violations(group_members(examples), labels, ["one_of_k"])
+        by_id = {e.idx: e for e in examples}
+        return consistent_options(violation, group_members(examples), by_id, labels, ["one_of_k"], ())
+
+    assert MAX_GROUP_ENUMERATION == 12
+    assert len(options(MAX_GROUP_ENUMERATION)) == MAX_GROUP_ENUMERATION  # exactly one True
+    assert options(MAX_GROUP_ENUMERATION + 1) == []
+    assert options(3) == [{0: 0, 1: 0, 2: 1}, {0: 0, 1: 1, 2: 0}, {0: 1, 1: 0, 2: 0}]
+
+
+def test_consistent_options_skip_pinned_members_and_give_none_when_all_are_pinned():
+    examples = [Example(0, {}, "g", "a"), Example(1, {}, "g", "b")]
+    groups, by_id = group_members(examples), {e.idx: e for e in examples}
+    v = Violation("exclusive", (0, 1))
+    labels = {0: 1, 1: 1}
+    assert consistent_options(v, groups, by_id, labels, ["exclusive"], [0]) == [{1: 0}]
+    assert consistent_options(v, groups, by_id, labels, ["exclusive"], [0, 1]) == []
+
+
+def test_proportion_excess_counts_both_sides_and_nothing_when_off():
+    ones = {i: int(i < 8) for i in range(10)}  # 8 of 10 are 1
+    assert proportion_excess(ones, min_share=None, max_share=None) == 0
+    assert proportion_excess({}, min_share=0.5, max_share=0.5) == 0
+    assert proportion_excess(ones, min_share=None, max_share=0.5) == 3
+    assert proportion_excess(ones, min_share=0.9, max_share=None) == 1
+    assert proportion_excess(ones, min_share=0.25, max_share=0.55) == 2  # ceil(5.5) = 6 allowed
+    assert proportion_excess(ones, min_share=0.85, max_share=1.0) == 0  # floor(8.5) = 8 required
+    assert proportion_excess({0: 1, 1: 1, 2: 1}, min_share=0.0, max_share=1 / 3) == 2  # 1/3 * 3 = 1 exactly
+
+
+# -- contexts and P ---------------------------------------------------------------------------------------
+def test_order_and_batches_are_pinned_for_reproducibility():
+    """Stored seeds must keep meaning the same run across versions: the permutations are fixed."""
+    assert shuffled_order(list(range(8)), 0) == [2, 7, 5, 1, 3, 4, 6, 0]
+    assert shuffled_order(list(range(8)), 1) == [4, 5, 2, 6, 1, 0, 7, 3]
+    examples = [Example(i, {}, str(i // 2)) for i in range(8)]
+    assert split_batches(examples, 4, seed=0) == [[2, 3, 4, 5], [0, 1, 6, 7]]
+
+
+def test_loo_context_is_the_tree_order_of_the_other_labeled_examples():
+    order = [5, 3, 0, 1, 4, 2]
+    position = {idx: p for p, idx in enumerate(order)}
+    labels = {i: i % 2 for i in range(6)}
+    # target 0 (position 2): sibling ranges [1,2,4... ] from the root: right half, then [5, 3]
+    assert loo_context(order, position, labels, 0) == ((1, 1), (4, 0), (2, 0), (5, 1), (3, 1))
+    assert loo_context(order, position, labels, 2) == ((5, 1), (3, 1), (0, 0), (1, 1), (4, 0))
+    assert loo_context([7], {7: 0}, {7: 1}, 7) == ()
+
+
+def test_p_modes_and_log_sigmoid_are_exact_and_stable():
+    assert mean_logodds({}, {}) == 0.0 and sum_logprob({}, {}) == 0.0
+    assert mean_logodds({0: 1, 1: 0, 2: 1}, {0: 1.0, 1: 2.0, 2: 4.0}) == pytest.approx(1.0)
+    assert sum_logprob({0: 0}, {0: 0.0}) == pytest.approx(-math.log(2))
+    assert log_sigmoid(0.0) == pytest.approx(-math.log(2))
+    assert log_sigmoid(2.0) == pytest.approx(-math.log1p(math.exp(-2.0)))
+    assert log_sigmoid(-2.0) == pytest.approx(-2.0 - math.log1p(math.exp(-2.0)))
+    assert log_sigmoid(1000.0) == 0.0 and log_sigmoid(-1000.0) == -1000.0
+
+
+def test_objective_counts_its_evaluations_and_asks_the_scorer_once_per_evaluation():
+    a = annealer(calibrate=True)
+    scorer = a.objective.scorer
+    assert a.objective.evaluations == 0
+    a.objective.evaluate({0: 1, 1: 0})
+    assert a.objective.evaluations == 1 and len(scorer.calls) == 4
+    assert [q.content_free for q in scorer.calls] == [False, False, True, True]
+    assert a.objective.logodds({0: 1, 1: 0}, []) == {}
