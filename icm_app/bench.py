@@ -1,14 +1,18 @@
-"""`icm bench`: the same search trajectory scored by the prefix-caching and the naive backend, side by side.
+"""`icm bench`: one search trajectory scored by several scoring modes side by side, against a reference.
 
-The fast scorer drives a real search and every evaluation it made (label set -> U) is recorded; the naive
-scorer then recomputes exactly those evaluations and proposals in the same process. Printed: model tokens,
-wall time, their ratios, the largest |U_fast - U_naive|, and peak memory.
+The first mode drives a real search and every call it makes to the objective (U evaluations and proposal
+queries, in order) is recorded; every other mode, and the naive reference, then replays exactly those calls
+in the same process on the same model, so cross-iteration caches work as they would in a run. Printed per
+mode: model tokens, wall time, forward calls per evaluation, tokens/s, peak memory, and the largest |ΔU|
+against a naive float32 reference (a float32 copy of the model when the benched dtype is lower).
 """
 
 from __future__ import annotations
 
+import random
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,18 +21,12 @@ from .core.config import SearchConfig
 from .core.objective import Evaluation, Objective
 from .core.types import Labels
 from .io.loaders import load_dataset
-from .scoring.models import ScorerConfig, load_model
+from .scoring.models import ScorerConfig, load_model, resolve_scoring
 from .scoring.prompts import PromptScorer
 from .scoring.transformers_backend import TransformersBackend
 from .tasks.presets import TaskSpec
 
-
-@dataclass
-class Trace:
-    """What a search asked of its objective: evaluations (labels, U) and proposal queries (labels, targets)."""
-
-    evaluations: list[tuple[Labels, float]] = field(default_factory=list)
-    proposals: list[tuple[Labels, list[int]]] = field(default_factory=list)
+Call = tuple[Labels, list[int] | None]  # (labels, None) is a U evaluation; (labels, targets) a proposal
 
 
 @dataclass
@@ -37,9 +35,10 @@ class PhaseResult:
     tokens: int
     seconds: float
     forward_calls: int
-    peak_rss_mb: float
-    us: list[float]
+    peak_mb: float  # peak GPU memory on cuda, else peak process RSS
+    us: dict[int, float]  # call index -> U, for the evaluations this mode ran
     extrapolated: bool = False
+    du_fp32: float | None = None  # max |U - U_fp32 naive| over the reference evaluations
 
 
 @dataclass
@@ -47,52 +46,56 @@ class BenchReport:
     n_examples: int
     iterations: int
     evaluations: int
-    fast: PhaseResult
-    naive: PhaseResult
-    max_abs_du: float
-    compared: int
-    k_init: int = 0
+    k_init: int
+    device: str
+    dtype: str
+    phases: list[PhaseResult] = field(default_factory=list)
+    reference: str = ""  # what |ΔU| is measured against
 
     def table(self) -> str:
-        f, n = self.fast, self.naive
-        mark = "~" if n.extrapolated else ""
-        rows = [
-            ("model tokens", f"{n.tokens:,}", f"{f.tokens:,}", f"{n.tokens / max(f.tokens, 1):.1f}x"),
-            (
-                "wall time (s)",
-                mark + f"{n.seconds:.1f}",
-                f"{f.seconds:.1f}",
-                mark + f"{n.seconds / max(f.seconds, 1e-9):.1f}x",
-            ),
-            (
-                "forward calls",
-                f"{n.forward_calls:,}" + (" (run)" if n.extrapolated else ""),
-                f"{f.forward_calls:,}",
-                "",
-            ),
-            ("peak RSS (MB)", f"{n.peak_rss_mb:.0f}", f"{f.peak_rss_mb:.0f}", ""),
-        ]
+        width = 16
+        head = f"{'':24s}" + "".join(f"{p.mode:>{width}s}" for p in self.phases)
+        mem = "peak GPU memory (MB)" if self.device == "cuda" else "peak RSS (MB)"
+
+        def row(name: str, cell: Callable[[PhaseResult], str]) -> str:
+            return f"{name:24s}" + "".join(f"{cell(p):>{width}s}" for p in self.phases)
+
+        def mark(p: PhaseResult) -> str:
+            return "~" if p.extrapolated else ""
+
+        evals = max(self.evaluations, 1)
         lines = [
             f"examples {self.n_examples}, labeled at start {self.k_init}, iterations {self.iterations}, "
-            f"U evaluations {self.evaluations}",
-            f"{'':16s}{'naive':>14s}{'prefix':>14s}{'ratio':>10s}",
-            *[f"{a:16s}{b:>14s}{c:>14s}{d:>10s}" for a, b, c, d in rows],
-            f"max |U_prefix - U_naive| over {self.compared} evaluations recomputed naively: {self.max_abs_du:.2e}",
+            f"U evaluations {self.evaluations}, device {self.device}, dtype {self.dtype}",
+            head,
+            row("model tokens", lambda p: f"{p.tokens:,}"),
+            row("wall time (s)", lambda p: f"{mark(p)}{p.seconds:.2f}"),
+            row("s per evaluation", lambda p: f"{mark(p)}{p.seconds / evals:.3f}"),
+            row("forward calls", lambda p: f"{p.forward_calls:,}" + (" (run)" if p.extrapolated else "")),
+            row("calls per evaluation", lambda p: "" if p.extrapolated else f"{p.forward_calls / evals:.1f}"),
+            row("tokens/s", lambda p: f"{p.tokens / max(p.seconds, 1e-9):,.0f}"),
+            row("speed-up vs naive", lambda p: f"{mark(p)}{self.naive.seconds / max(p.seconds, 1e-9):.1f}x"),
+            row(mem, lambda p: f"{p.peak_mb:,.0f}"),
+            row("max |U - U_ref|", lambda p: "" if p.du_fp32 is None else f"{p.du_fp32:.2e}"),
+            f"U_ref: {self.reference}",
         ]
-        if n.extrapolated:
+        if self.naive.extrapolated:
             lines.append(
-                f"naive: {self.compared} of {self.evaluations} evaluations run; the other tokens counted exactly "
-                "(not run), their time extrapolated at the measured naive tokens/s (marked ~)"
+                "naive: some evaluations run, the other tokens counted exactly (not run) and their time "
+                "extrapolated at the measured naive tokens/s (marked ~)"
             )
         return "\n".join(lines)
 
+    @property
+    def naive(self) -> PhaseResult:
+        return next(p for p in self.phases if p.mode == "naive")
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    def phase(self, mode: str) -> PhaseResult:
+        return next(p for p in self.phases if p.mode == mode)
 
 
-def _traced(objective: Objective, trace: Trace) -> None:
-    """Record every evaluation and every stand-alone proposal query the search makes."""
+def _traced(objective: Objective, calls: list[Call], us: dict[int, float]) -> None:
+    """Record every evaluation and every stand-alone proposal query the search makes, in order."""
     evaluate, logodds = objective.evaluate, objective.logodds
     inside = [False]
 
@@ -102,15 +105,38 @@ def _traced(objective: Objective, trace: Trace) -> None:
             result = evaluate(labels)
         finally:
             inside[0] = False
-        trace.evaluations.append((dict(labels), result.U))
+        us[len(calls)] = result.U
+        calls.append((dict(labels), None))
         return result
 
     def traced_logodds(labels: Labels, targets: Any) -> dict[int, float]:
         if not inside[0]:
-            trace.proposals.append((dict(labels), list(targets)))
+            calls.append((dict(labels), list(targets)))
         return logodds(labels, targets)
 
     objective.evaluate, objective.logodds = traced_evaluate, traced_logodds  # type: ignore[method-assign]
+
+
+class _Memory:
+    """Peak memory of one phase: the GPU's allocator on cuda, else the process's peak RSS."""
+
+    def __init__(self, device: str) -> None:
+        self.cuda = device == "cuda"
+
+    def start(self) -> None:
+        if self.cuda:
+            import torch
+
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+
+    def peak_mb(self) -> float:
+        if self.cuda:
+            import torch
+
+            torch.cuda.synchronize()
+            return torch.cuda.max_memory_allocated() / 2**20
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_bench(
@@ -121,76 +147,131 @@ def run_bench(
     iterations: int = 10,
     seed: int = 0,
     scorer: ScorerConfig | None = None,
+    modes: tuple[str, ...] = (),
     naive_sample: int | None = None,
     k_init: int | None = None,
+    loaded: tuple[Any, Any] | None = None,
+    reference: tuple[Any, Any] | None = None,
     progress: Any = print,
 ) -> BenchReport:
-    """Search `iterations` steps with the prefix backend, then recompute its trajectory naively."""
+    """Search `iterations` steps with the first of `modes`, replay the trajectory with the others and naive.
+
+    `loaded`/`reference`: an already loaded (model, tokenizer), and a float32 copy for |ΔU| (loaded from
+    `scorer` when the benched dtype is lower and no copy is given).
+    """
     scorer = scorer or ScorerConfig()
     dataset = load_dataset(data, task, limit=n)
-    loaded = load_model(scorer)
+    model, tokenizer = loaded or load_model(scorer)
+    device, dtype = next(model.parameters()).device.type, next(model.parameters()).dtype
+    modes = tuple(dict.fromkeys(resolve_scoring(m, device) for m in modes or (scorer.scoring,)))
     config = SearchConfig.from_dict(
         {**SearchConfig().to_dict(), **task.search_overrides, "iterations": iterations, "seed": seed}
         | ({"k_init": k_init} if k_init else {})
     )
+    memory = _Memory(device)
 
-    fast_backend = TransformersBackend(*loaded, task.label_words, mode="prefix", cache_mb=scorer.cache_mb)
+    def backend(mode: str, m: Any = model) -> TransformersBackend:
+        return TransformersBackend(m, tokenizer, task.label_words, mode=mode, cache_mb=scorer.cache_mb)
+
+    lead = backend(modes[0])
     annealer = Annealer(
-        dataset.examples, PromptScorer(dataset.examples, task, fast_backend), config, rules=task.rules
+        dataset.examples, PromptScorer(dataset.examples, task, lead), config, rules=task.rules
     )
-    trace = Trace()
-    _traced(annealer.objective, trace)
+    calls: list[Call] = []
+    lead_us: dict[int, float] = {}
+    _traced(annealer.objective, calls, lead_us)
+    memory.start()
     start = time.perf_counter()
     annealer.initialize()
     while not annealer.done:
         annealer.step()
         progress(
-            f"prefix: iteration {annealer.state.iteration}/{iterations}, {fast_backend.tokens_processed:,} tokens"
+            f"{modes[0]}: iteration {annealer.state.iteration}/{iterations}, {lead.tokens_processed:,} tokens"
         )
-    fast = PhaseResult("prefix", fast_backend.tokens_processed, time.perf_counter() - start,
-                       fast_backend.forward_calls, _peak_rss_mb(), [u for _, u in trace.evaluations])  # fmt: skip
+    _sync(device)
+    phases = [PhaseResult(modes[0], lead.tokens_processed, time.perf_counter() - start, lead.forward_calls,
+                          memory.peak_mb(), lead_us)]  # fmt: skip
 
-    naive_backend = TransformersBackend(*loaded, task.label_words, mode="naive")
-    naive_scorer = PromptScorer(dataset.examples, task, naive_backend)
-    naive_obj = Objective(dataset.examples, naive_scorer, config, order=annealer.state.order,
-                          groups=annealer.groups, rules=annealer.rules)  # fmt: skip
-    chosen = _sample(len(trace.evaluations), naive_sample, seed)
-    start, us, pairs, counted = time.perf_counter(), [], [], 0
-    for k, (labels, u_fast) in enumerate(trace.evaluations):
-        if k in chosen:
-            us.append(naive_obj.evaluate(labels).U)
-            pairs.append((u_fast, us[-1]))
-            progress(
-                f"naive: evaluation {len(pairs)}/{len(chosen)}, {naive_backend.tokens_processed:,} tokens"
-            )
-        else:
-            counted += naive_backend.naive_tokens(
-                [naive_scorer.prompt(q) for q in naive_obj.queries(labels, sorted(labels))]
-            )
-    for labels, targets in trace.proposals:
-        if chosen == set(range(len(trace.evaluations))):
-            naive_obj.logodds(labels, targets)
-        else:
-            counted += naive_backend.naive_tokens(
-                [naive_scorer.prompt(q) for q in naive_obj.queries(labels, targets)]
-            )
-    seconds = time.perf_counter() - start
-    ran = naive_backend.tokens_processed
-    if counted:  # the rest at the measured naive speed; marked as extrapolated in the table
-        seconds *= (ran + counted) / max(ran, 1)
-    naive = PhaseResult("naive", ran + counted, seconds, naive_backend.forward_calls, _peak_rss_mb(), us)
-    naive.extrapolated = bool(counted)
-    max_du = max((abs(a - b) for a, b in pairs), default=0.0)
+    def objective_for(be: TransformersBackend) -> Objective:
+        return Objective(dataset.examples, PromptScorer(dataset.examples, task, be), config,
+                         order=annealer.state.order, groups=annealer.groups, rules=annealer.rules)  # fmt: skip
+
+    evaluations = [k for k, (_, targets) in enumerate(calls) if targets is None]
+    chosen = _sample(evaluations, naive_sample, seed)
+    for mode in [m for m in modes[1:] if m != "naive"] + ["naive"] * (modes[0] != "naive"):
+        be = backend(mode)
+        memory.start()
+        phases.append(
+            _replay(mode, be, objective_for(be), calls, chosen if mode == "naive" else None, progress)
+        )
+        phases[-1].peak_mb = memory.peak_mb()
+
+    if dtype == _float32():
+        ref_us, ref_name = phases[-1].us, "naive scoring of the same model in float32 (the naive column)"
+    else:
+        ref_model = (
+            reference[0]
+            if reference
+            else load_model(ScorerConfig(**{**scorer.to_dict(), "dtype": "float32"}))[0]
+        )
+        ref_obj = objective_for(backend("naive", ref_model))
+        ref_us = {k: ref_obj.evaluate(calls[k][0]).U for k in sorted(chosen)}
+        ref_name = f"naive scoring of a float32 copy of the model, {len(ref_us)} evaluations"
+    for p in phases:
+        shared = [k for k in ref_us if k in p.us]
+        p.du_fp32 = max((abs(p.us[k] - ref_us[k]) for k in shared), default=None)
     labeled0 = min(config.k_init, len(dataset.examples))
-    return BenchReport(
-        len(dataset.examples), iterations, len(trace.evaluations), fast, naive, max_du, len(pairs), labeled0
-    )
+    return BenchReport(len(dataset.examples), iterations, len(evaluations), labeled0, device,
+                       str(dtype).removeprefix("torch."), phases, ref_name)  # fmt: skip
 
 
-def _sample(n: int, k: int | None, seed: int) -> set[int]:
+def _replay(
+    mode: str,
+    be: TransformersBackend,
+    objective: Objective,
+    calls: list[Call],
+    only: set[int] | None,
+    progress: Any,
+) -> PhaseResult:
+    """Make the recorded calls again; with `only`, run just those evaluations and count the rest's tokens
+    (proposals too, unless every evaluation runs)."""
+    scorer: Any = objective.scorer
+    run_all = only is None or len(only) == sum(1 for _, t in calls if t is None)
+    us: dict[int, float] = {}
+    counted = 0
+    start = time.perf_counter()
+    for k, (labels, targets) in enumerate(calls):
+        if targets is None and (only is None or k in only):
+            us[k] = objective.evaluate(labels).U
+            progress(f"{mode}: evaluation {len(us)}, {be.tokens_processed:,} tokens")
+        elif targets is not None and run_all:
+            objective.logodds(labels, targets)
+        else:
+            queries = objective.queries(labels, sorted(labels) if targets is None else targets)
+            counted += be.naive_tokens([scorer.prompt(q) for q in queries])
+    _sync(be.device.type)
+    seconds = time.perf_counter() - start
+    ran = be.tokens_processed
+    if counted:  # the rest at the measured speed; marked as extrapolated in the table
+        seconds *= (ran + counted) / max(ran, 1)
+    return PhaseResult(mode, ran + counted, seconds, be.forward_calls, 0.0, us, extrapolated=bool(counted))
+
+
+def _sample(evaluations: list[int], k: int | None, seed: int) -> set[int]:
     """Which evaluations the naive backend recomputes: all, or a seeded random k of them."""
-    import random
+    if k is None or k >= len(evaluations):
+        return set(evaluations)
+    return set(random.Random(seed).sample(evaluations, k))
 
-    if k is None or k >= n:
-        return set(range(n))
-    return set(random.Random(seed).sample(range(n), k))
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def _float32() -> Any:
+    import torch
+
+    return torch.float32

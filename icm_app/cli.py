@@ -13,7 +13,7 @@ from typing import Any
 
 from .core.config import SearchConfig
 from .paths import SAMPLES, SAMPLES_DIR  # noqa: F401  (SAMPLES_DIR: kept importable from here)
-from .scoring.models import ScorerConfig
+from .scoring.models import DEVICES, DTYPES, SCORING, ScorerConfig
 from .store.sqlite_store import RunNotFoundError, Store
 
 
@@ -156,18 +156,22 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Prefix-cached vs naive scoring on one search trajectory. Example: icm bench --n 32 --iterations 10"""
+    """One search trajectory scored by each --scoring mode and the naive reference, side by side (tokens,
+    time, forward calls per evaluation, tokens/s, peak memory, |ΔU| against float32 naive).
+    Example: icm bench --n 16 32 64 --iterations 10 --scoring tree prefix"""
     from .bench import run_bench
+    from .scoring.models import load_model
     from .tasks.presets import get_preset
 
     filename, preset = SAMPLES[args.sample]
     data = args.data or str(SAMPLES_DIR / filename)
     quiet = (lambda _msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    scorer = ScorerConfig(device=args.device, cache_mb=args.cache_mb)
+    scorer = ScorerConfig(model=args.model, device=args.device, dtype=args.dtype, cache_mb=args.cache_mb)
+    loaded = load_model(scorer)
     for n in args.n:
         report = run_bench(data, get_preset(args.preset or preset), n=n, iterations=args.iterations,
-                           seed=args.seed, scorer=scorer, progress=quiet, naive_sample=args.naive_sample,
-                           k_init=args.k_init)  # fmt: skip
+                           seed=args.seed, scorer=scorer, modes=tuple(args.scoring), loaded=loaded,
+                           progress=quiet, naive_sample=args.naive_sample, k_init=args.k_init)  # fmt: skip
         print(report.table(), flush=True)
     return 0
 
@@ -337,7 +341,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--n", type=int, nargs="+", default=[64], help="example counts to run (e.g. 16 32 64)")
     bench.add_argument("--iterations", type=int, default=10, help="search iterations per size")
     bench.add_argument("--seed", type=int, default=0)
-    bench.add_argument("--device", default="auto")
+    bench.add_argument("--model", default="bundled", help="'bundled', a Hugging Face id or a local folder")
+    bench.add_argument("--device", default="auto", choices=DEVICES)
+    bench.add_argument("--dtype", default="auto", choices=DTYPES, help="auto: bfloat16 on GPU, float32 on CPU")
+    bench.add_argument("--scoring", nargs="+", default=["auto"], choices=SCORING,
+                       help="modes to compare; the first drives the search, the others replay it "
+                       "(naive always runs as the reference)")  # fmt: skip
     bench.add_argument("--cache-mb", type=float, default=2048.0, help="prefix cache budget")
     bench.add_argument("--k-init", type=int, help="examples labeled at the start (default: the preset's K=8)")
     bench.add_argument("--naive-sample", type=int,

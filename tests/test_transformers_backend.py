@@ -9,6 +9,7 @@ The prefix-sharing mode must give the naive mode's scores on every evaluation, w
 from __future__ import annotations
 
 import random
+import warnings
 
 import pytest
 
@@ -387,25 +388,117 @@ def tiny_folder(tokenizer, tmp_path):
     return str(folder), str(data)
 
 
-def _bench(tiny_folder, **kw):
+def _bench(tiny_folder, dtype="auto", **kw):
     from icm_app.bench import run_bench
     from icm_app.scoring.models import ScorerConfig
 
     folder, data = tiny_folder
-    return run_bench(data, TASK, n=10, scorer=ScorerConfig(model=folder), progress=lambda _m: None, **kw)
+    scorer = ScorerConfig(model=folder, dtype=dtype)
+    return run_bench(data, TASK, n=10, scorer=scorer, progress=lambda _m: None, **kw)
 
 
-def test_bench_replays_the_trajectory_naively_and_counts_exactly(tiny_folder):
-    full = _bench(tiny_folder, iterations=8)
-    assert full.compared == full.evaluations > 1 and not full.naive.extrapolated
-    assert full.max_abs_du < 1e-3
-    assert full.naive.tokens > full.fast.tokens
-    sampled = _bench(tiny_folder, iterations=8, naive_sample=1)
-    assert sampled.compared == 1 and sampled.naive.extrapolated
+def test_bench_replays_the_trajectory_with_each_mode_and_naively(tiny_folder):
+    full = _bench(tiny_folder, iterations=8, modes=("tree", "prefix"))
+    assert [p.mode for p in full.phases] == ["tree", "prefix", "naive"]
+    assert len(full.naive.us) == full.evaluations > 1 and not full.naive.extrapolated
+    for mode in ("tree", "prefix"):
+        assert full.phase(mode).du_fp32 < 1e-3 and full.phase(mode).tokens < full.naive.tokens
+        assert sorted(full.phase(mode).us) == sorted(full.naive.us), "the same evaluations, replayed"
+    assert full.phase("tree").forward_calls < full.phase("prefix").forward_calls
+    sampled = _bench(tiny_folder, iterations=8, modes=("tree",), naive_sample=1)
+    assert len(sampled.naive.us) == 1 and sampled.naive.extrapolated
     assert sampled.naive.tokens == full.naive.tokens, "tokens not run are counted exactly"
-    assert "~" in sampled.table() and "naive" in full.table()
+    assert "~" in sampled.table() and "calls per evaluation" in full.table()
+
+
+def test_bench_measures_a_lower_dtype_against_a_float32_copy(tiny_folder):
+    report = _bench(tiny_folder, dtype="bfloat16", iterations=3, modes=("tree",))
+    assert report.dtype == "bfloat16" and "float32 copy" in report.reference
+    drift = report.phase("tree").du_fp32
+    assert drift is not None and 0 < drift < 5, "bf16 rounding is visible but bounded"
 
 
 def test_bench_honours_k_init(tiny_folder):
     report = _bench(tiny_folder, iterations=2, k_init=64)
     assert report.k_init == 10 and "labeled at start 10" in report.table()
+
+
+# -- tree attention ------------------------------------------------------------------------------------
+TREE_BUDGETS = [1, 40, 100_000]  # every node alone / several chunks with cached paths / one call
+
+
+@pytest.mark.parametrize("budget", TREE_BUDGETS)
+@pytest.mark.parametrize("calibrate", [False, True])
+def test_tree_scores_equal_naive_scores_over_a_search_like_walk(model, tokenizer, examples, calibrate, budget):
+    naive = objective(examples, backend(model, tokenizer, mode="naive"), calibrate=calibrate)
+    be = backend(model, tokenizer, mode="tree", tree_tokens=budget)
+    tree = objective(examples, be, calibrate=calibrate)
+    for labels in label_sequence(seed=3 + calibrate, steps=8):
+        targets = sorted(labels)
+        want, got = naive.logodds(labels, targets), tree.logodds(labels, targets)
+        assert [got[t] for t in targets] == pytest.approx([want[t] for t in targets], abs=EXACT)
+    assert be.forward_calls > 0
+
+
+def test_tree_needs_the_sliding_window_mask_on_gemma(tokenizer, examples):
+    """The test prompts are longer than Gemma's 16-token window: one full mask for every layer is wrong,
+    so the exactness test above really exercises the per-layer-type masks."""
+    model = _MODELS.get("gemma_sliding") or _gemma(len(tokenizer))
+    _MODELS["gemma_sliding"] = model
+    labels = {i: i % 2 for i in range(N)}
+    want = objective(examples, backend(model, tokenizer, mode="naive")).logodds(labels, sorted(labels))
+    wrong = backend(model, tokenizer, mode="tree")
+    wrong._sliding = (None, False)  # the bug: full attention in the sliding layers
+    got = objective(examples, wrong).logodds(labels, sorted(labels))
+    assert max(abs(got[t] - want[t]) for t in labels) > 1e-2
+
+
+def test_tree_runs_a_whole_evaluation_in_one_call_when_it_fits(model, tokenizer, examples):
+    labels = {i: i % 2 for i in range(N)}
+    be = backend(model, tokenizer, mode="tree", tree_tokens=100_000)
+    obj = objective(examples, be, calibrate=True)
+    obj.evaluate(labels)
+    assert be.forward_calls == 1
+    naive = backend(model, tokenizer, mode="naive")
+    objective(examples, naive, calibrate=True).evaluate(labels)
+    assert be.tokens_processed < naive.tokens_processed / 2
+    obj.evaluate(dict(labels))  # the same labels again: every query is memoized
+    assert be.forward_calls == 1
+    obj.evaluate({**labels, 3: 1 - labels[3]})  # one flip: only queries that see example 3 are redone
+    assert be.forward_calls == 2
+
+
+def test_tree_equals_naive_with_pins_rules_and_truncated_contexts(model, tokenizer, examples):
+    class Dual:
+        def __init__(self) -> None:
+            self.tree = PromptScorer(examples, TASK, backend(model, tokenizer, mode="tree", tree_tokens=60,
+                                                             max_context=120))  # fmt: skip
+            self.naive = PromptScorer(examples, TASK, backend(model, tokenizer, mode="naive", max_context=120))
+            self.calls = 0
+
+        def score(self, queries):
+            got, want = self.tree.score(queries), self.naive.score(queries)
+            assert got == pytest.approx(want, abs=EXACT)
+            self.calls += 1
+            return got
+
+    dual = Dual()
+    a = Annealer(examples, dual, SearchConfig(iterations=6, k_init=6, fix_rounds=2, calibrate=True, seed=5),
+                 rules=("exclusive",))  # fmt: skip
+    a.pin(2, 0)
+    for _ in range(6):
+        a.step()
+    assert dual.calls >= 4 and dual.tree.backend.dropped_demos > 0
+
+
+def test_tree_with_the_legacy_cache_argument_gives_the_same_scores(model, tokenizer, examples):
+    """transformers before the `cache` rename (4.56 to 5.2x) take `past_key_values`: the path kept for them."""
+    labels = {i: (i * 5) % 3 % 2 for i in range(N)}
+    current = backend(model, tokenizer, mode="tree", tree_tokens=40)
+    legacy = backend(model, tokenizer, mode="tree", tree_tokens=40)
+    legacy._cache_arg = "past_key_values"
+    a = objective(examples, current).logodds(labels, sorted(labels))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        b = objective(examples, legacy).logodds(labels, sorted(labels))
+    assert list(b.values()) == pytest.approx(list(a.values()), abs=EXACT)

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..core.types import Example
 from ..tasks.presets import TaskSpec
-from .models import ScorerConfig, load_model
+from .models import ScorerConfig, load_model, resolve_scoring
 from .prompts import PromptScorer
 
 
@@ -30,7 +30,6 @@ def build_scorer(
     from .transformers_backend import TransformersBackend
 
     model, tokenizer = loaded or load_model(config)
-    backend = TransformersBackend(
-        model, tokenizer, task.label_words, mode=config.scoring, cache_mb=config.cache_mb
-    )
+    mode = resolve_scoring(config.scoring, next(model.parameters()).device.type)
+    backend = TransformersBackend(model, tokenizer, task.label_words, mode=mode, cache_mb=config.cache_mb)
     return PromptScorer(examples, task, backend)

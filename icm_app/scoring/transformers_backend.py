@@ -1,14 +1,18 @@
-"""In-process Hugging Face causal-LM backend: exact label log-odds, naive or with shared-prefix KV caches.
+"""In-process Hugging Face causal-LM backend: label log-odds by tree attention, shared prefixes or naively.
 
-`mode="naive"` runs every prompt from scratch (the reference). `mode="prefix"` sorts prompts so shared
-demonstration prefixes sit together, computes each shared prefix once, snapshots the KV cache where
-prompts branch, and keeps snapshots in a byte-bounded LRU for later evaluations. Both compute the same
-function of the same token ids; only the logits of the two label words at the last position are formed.
+`mode="tree"` packs the trie of all prompts of a call into a few forward calls with a tree-shaped attention
+mask (`tree_attention.py`): the GPU path. `mode="prefix"` sorts prompts so shared demonstration prefixes
+sit together, computes each shared prefix once, snapshots the KV cache where prompts branch, and keeps
+snapshots in a byte-bounded LRU for later evaluations (one small forward call per trie node).
+`mode="naive"` runs every prompt from scratch (the reference). All compute the same function of the same
+token ids (equal up to floating-point rounding); only the two label words' logits at the last position
+are formed, in float32.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -16,9 +20,11 @@ from typing import Any
 
 import torch
 
+from . import tree_attention
 from .prompts import Prompt
 
-MODES = ("prefix", "naive")
+MODES = ("tree", "prefix", "naive")
+TREE_TOKENS = {"cuda": 8192, "cpu": 1024}  # new tokens per packed call: attention cost grows with its square
 
 
 class ContextTooLongError(ValueError):
@@ -38,19 +44,24 @@ class TransformersBackend:
         cache_mb: float = 2048,
         max_context: int | None = None,
         batch_size: int = 16,
+        tree_tokens: int = 0,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown scoring mode {mode!r}; valid: {', '.join(MODES)}")
         self.model, self.tokenizer, self.mode = model.eval(), tokenizer, mode
         self.base = model.base_model
         self.device = next(model.parameters()).device
+        self.dtype = next(model.parameters()).dtype
+        self.tree_tokens = tree_tokens or TREE_TOKENS.get(self.device.type, TREE_TOKENS["cpu"])
+        self._cache_arg = _cache_argument(self.base)
+        self._sliding = _sliding_layout(model.config)
         self.label_ids = [self._single_token(w) for w in label_words]
         if self.label_ids[0] == self.label_ids[1]:
             raise ValueError(f"label words {label_words!r} start with the same token")
         head = model.get_output_embeddings()
-        self._head_w = head.weight[self.label_ids].detach()
+        self._head_w = head.weight[self.label_ids].detach().float()  # (2, hidden) label rows, fp32
         bias = getattr(head, "bias", None)
-        self._head_b = bias[self.label_ids].detach() if bias is not None else None
+        self._head_b = bias[self.label_ids].detach().float() if bias is not None else None
         self._softcap = getattr(model.config, "final_logit_softcapping", None)
         bos = tokenizer.bos_token_id
         self.prefix_ids: list[int] = [bos] if bos is not None else []
@@ -107,21 +118,24 @@ class TransformersBackend:
     def _forward(self, ids: Sequence[int], cache: Any) -> torch.Tensor:
         out = self.base(
             input_ids=torch.tensor([list(ids)], device=self.device),
-            past_key_values=cache,
             use_cache=cache is not None,
+            **{self._cache_arg: cache},
         )
         self.tokens_processed += len(ids)
         self.forward_calls += 1
         return out.last_hidden_state[0, -1]
 
     def _logodds(self, hidden: torch.Tensor) -> float:
-        logits = self._head_w.to(hidden.dtype) @ hidden
+        return self._logodds_rows(hidden[None])[0]
+
+    def _logodds_rows(self, hidden: torch.Tensor) -> list[float]:
+        """(rows, hidden) final hidden states -> label-1 minus label-0 logits, computed in float32."""
+        logits = hidden.float() @ self._head_w.T
         if self._head_b is not None:
             logits = logits + self._head_b
         if self._softcap:
             logits = torch.tanh(logits / self._softcap) * self._softcap
-        logits = logits.float()
-        return float(logits[0] - logits[1])
+        return (logits[:, 0] - logits[:, 1]).tolist()
 
     def _new_cache(self) -> Any:
         from transformers import DynamicCache
@@ -137,10 +151,64 @@ class TransformersBackend:
                 self._logodds(self._forward(self.prefix_ids + [t for s in f for t in s], None))
                 for f in fitted
             ]
+        elif self.mode == "tree":
+            result = self._tree_scores(fitted)
         else:
             result = self._prefix_scores(fitted)
         self.seconds += time.perf_counter() - start
         return result
+
+    # -- tree attention ----------------------------------------------------------------------------
+    def _tree_scores(self, fitted: list[list[tuple[int, ...]]]) -> list[float]:
+        keys = [tuple(self._intern[s] for s in f) for f in fitted]
+        todo = {k: f for k, f in zip(keys, fitted) if k not in self._memo}
+        if todo:
+            order = list(todo)
+            root = tree_attention.build_trie(self.prefix_ids, [list(zip(k, todo[k])) for k in order])
+            steps = tree_attention.plan(root, self.tree_tokens)
+            from transformers import DynamicCache
+
+            # full-length layers everywhere: sliding layers see their window through the mask instead
+            for p, value in self._run_steps(steps, DynamicCache()):
+                self._remember(order[p], value)
+        return [self._memo[k] for k in keys]
+
+    @torch.inference_mode()
+    def _run_steps(self, steps: list[tree_attention.Step], cache: Any) -> list[tuple[int, float]]:
+        """Run packed chunks depth-first; the cache holds exactly the current path between calls."""
+        scores: list[tuple[int, float]] = []
+        for step in steps:
+            chunk = step.chunk
+            if chunk.input_ids:
+                hidden = self._forward_chunk(chunk, cache)
+                rows = hidden[[t for _, t in chunk.reads]]
+                scores += zip([p for p, _ in chunk.reads], self._logodds_rows(rows))
+            if step.descend:
+                scores += self._run_steps(step.descend, cache)
+            extra = cache.get_seq_length() - chunk.past
+            if extra > 0:
+                cache.crop(-extra)  # negative: drop that many (the form every transformers version takes)
+        return scores
+
+    def _forward_chunk(self, chunk: tree_attention.Chunk, cache: Any) -> torch.Tensor:
+        window, per_layer = self._sliding
+        full, sliding = tree_attention.attention_masks(
+            chunk, dtype=self.dtype, device=self.device, sliding_window=window
+        )
+        if per_layer:
+            mask: Any = {"full_attention": full, "sliding_attention": sliding}
+        else:
+            mask = sliding if sliding is not None else full
+        out = self.base(
+            input_ids=torch.tensor([chunk.input_ids], device=self.device),
+            position_ids=torch.tensor([chunk.positions], device=self.device),
+            attention_mask=mask,
+            use_cache=True,
+            **{self._cache_arg: cache},
+        )
+        self.tokens_processed += len(chunk.input_ids)
+        self.forward_calls += 1
+        return out.last_hidden_state[0]
 
     # -- prefix sharing ----------------------------------------------------------------------------
     def _prefix_scores(self, fitted: list[list[tuple[int, ...]]]) -> list[float]:
@@ -189,7 +257,7 @@ class TransformersBackend:
         ids = torch.tensor([s + [self.pad_id] * (width - len(s)) for s in seqs], device=self.device)
         cache.batch_repeat_interleave(len(seqs))
         with torch.inference_mode():
-            out = self.base(input_ids=ids, past_key_values=cache, use_cache=True)
+            out = self.base(input_ids=ids, use_cache=True, **{self._cache_arg: cache})
         self.tokens_processed += len(seqs) * width
         self.forward_calls += 1
         return [out.last_hidden_state[b, len(s) - 1] for b, s in enumerate(seqs)]
@@ -271,6 +339,21 @@ def _cache_bytes(cache: Any) -> int:
             if isinstance(t, torch.Tensor):
                 total += t.numel() * t.element_size()
     return total
+
+
+def _cache_argument(base: Any) -> str:
+    """`cache` in current transformers; `past_key_values` before the rename (deprecated, removed in 5.40)."""
+    params = inspect.signature(base.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def _sliding_layout(config: Any) -> tuple[int | None, bool]:
+    """(sliding window or None, whether layers mix sliding and full attention and take a mask per type)."""
+    window = getattr(config, "sliding_window", None)
+    types = getattr(config, "layer_types", None)
+    if not window or (types is not None and "sliding_attention" not in types):
+        return None, False
+    return int(window), types is not None and "full_attention" in types
 
 
 def _model_context(model: Any, tokenizer: Any) -> int:
