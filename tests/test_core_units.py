@@ -127,7 +127,8 @@ def test_consistency_fix_counts_the_rounds_it_used():
     assert (labels, evaluation.I, rounds) == ({0: 1, 1: 0}, 0, 1)
     none = Annealer(make_examples(2, 2), FakeScorer({0: 3.0, 1: 1.0}), SearchConfig(fix_rounds=0),
                     rules=("exclusive",))  # fmt: skip
-    assert none.consistency_fix({0: 1, 1: 1}, None)[0] == {0: 1, 1: 1}
+    labels, evaluation, rounds = none.consistency_fix({0: 1, 1: 1}, None)
+    assert (labels, evaluation.I, rounds) == ({0: 1, 1: 1}, 1, 0)
     stuck = Annealer(make_examples(2, 2), FakeScorer({0: 3.0, 1: 1.0}), SearchConfig(fix_rounds=4),
                      rules=("exclusive",))  # fmt: skip
     stuck.pin(0, 1)

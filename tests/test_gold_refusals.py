@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from icm_app.io.loaders import build_dataset
-from icm_app.tasks.presets import PRESETS, TaskSpec
+from icm_app.tasks.presets import PRESETS, GoldLeakError, TaskSpec
 
 ROWS = [{"text": f"review {i}", "label": i % 2, "topic": "t", "answer": str(i % 3)} for i in range(6)]
 
@@ -25,8 +25,12 @@ LEAKS = [
 @pytest.mark.parametrize(("fields", "message"), LEAKS)
 def test_taskspec_refuses_a_field_that_is_the_gold_column(fields, message):
     """Catches: a custom task whose template, group or key field is the gold column being accepted."""
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(GoldLeakError, match=message) as refused:
         TaskSpec(name="custom", gold_field="label", **fields)
+    assert isinstance(refused.value, ValueError)
+    assert refused.value.field == (
+        "template" if "template" in message else message.split(".")[1].split("=")[0]
+    )
     TaskSpec(name="custom", gold_field="other", **fields)  # the same fields are fine when gold is elsewhere
 
 

@@ -13,6 +13,14 @@ from ..core.consistency import check_rules
 from .template import template_fields
 
 
+class GoldLeakError(ValueError):
+    """A task field that would show the gold column to the search; `field` names it (for the Data page)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 @dataclass
 class TaskSpec:
     """How to turn rows into examples and prompts. `label_words[0]` means label 1, `[1]` label 0."""
@@ -47,15 +55,17 @@ class TaskSpec:
         if gold is None:
             return
         if gold in self.text_fields:
-            raise ValueError(
+            raise GoldLeakError(
+                "template",
                 f"TaskSpec.template names the gold column {gold!r} (gold_field): the model would read the "
-                "answer; remove {" + gold + "} from the template"
+                "answer; remove {" + gold + "} from the template",
             )
         for name in ("group_field", "key_field"):
             if getattr(self, name) == gold:
-                raise ValueError(
+                raise GoldLeakError(
+                    name,
                     f"TaskSpec.{name}={gold!r} is the gold column (gold_field): consistency rules would see the "
-                    "gold labels; use a label-free column"
+                    "gold labels; use a label-free column",
                 )
 
     @property
