@@ -142,8 +142,8 @@ def test_state_round_trip_resumes_the_exact_trajectory():
     for _ in range(12):
         first.step()
     state = SearchState.from_dict(first.snapshot().to_dict())
-    second = Annealer(first.objective.scorer and make_examples(12, 3), FakeScorer(hashed_signal(12)),
-                      SearchConfig(iterations=30), rules=("exclusive",), state=state)  # fmt: skip
+    second = Annealer(make_examples(12, 3), FakeScorer(hashed_signal(12)), SearchConfig(iterations=30),
+                      rules=("exclusive",), state=state)  # fmt: skip
     path_b = [second.step() for _ in range(18)]
     assert [(r.proposed, r.accepted, round(r.delta, 9)) for r in path_a[12:]] == [
         (r.proposed, r.accepted, round(r.delta, 9)) for r in path_b

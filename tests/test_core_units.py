@@ -60,7 +60,7 @@ def test_pin_validates_and_unpin_frees_the_example():
     a.unpin(3)
     a.unpin(4)  # never pinned: nothing to do
     assert a.state.pinned == {} and a.labels[3] == 0, "unpinning keeps the label, frees the example"
-    assert a.current() is not pinned_eval
+    assert a.current() is pinned_eval, "same labels, same U: the evaluation stays valid"
 
 
 def test_every_example_pinned_skips_the_step():
@@ -261,3 +261,82 @@ def test_objective_counts_its_evaluations_and_asks_the_scorer_once_per_evaluatio
     assert a.objective.evaluations == 1 and len(scorer.calls) == 4
     assert [q.content_free for q in scorer.calls] == [False, False, True, True]
     assert a.objective.logodds({0: 1, 1: 0}, []) == {}
+
+
+# -- written against mutmut survivors ------------------------------------------------------------------
+def test_ties_are_equal_up_to_a_relative_and_an_absolute_tolerance():
+    from icm_app.core.annealing import TIE_TOLERANCE, _tied
+
+    assert TIE_TOLERANCE == 1e-12
+    assert _tied(0.0, 1e-13) and not _tied(0.0, 1e-11)  # absolute near 0
+    assert _tied(1e6, 1e6 * (1 + 1e-13)) and not _tied(100.0, 100.0 + 5e-8)  # relative for large U
+    a = annealer()
+    state = a.rng.getstate()
+    assert a._argmax_label(2e-12) == 1 and a._argmax_label(-2e-12) == 0 and a.rng.getstate() == state
+    a._argmax_label(1e-12)
+    assert a.rng.getstate() != state, "log-odds within the tolerance are a tie"
+    state = a.rng.getstate()
+    a._argmax_label(-1e-12)
+    assert a.rng.getstate() != state
+
+
+def test_an_option_that_only_equals_the_current_u_is_not_applied():
+    a = annealer()
+    same = ({0: 1}, a.objective.evaluate({0: 1}))
+    assert a._best([same], same[1].U) is None
+    assert a._best([same], same[1].U - 1e-9) == same
+
+
+def test_pins_round_trip_through_the_checkpoint():
+    a = annealer(k_init=4)
+    a.pin(2, 1)
+    a.pin(5, 0)
+    a.step()
+    again = SearchState.from_dict(json_round_trip(a.snapshot().to_dict()))
+    assert again.pinned == {2: 1, 5: 0} and again.labels == a.labels
+
+
+def json_round_trip(data):
+    import json
+
+    return json.loads(json.dumps(data))
+
+
+def test_an_accepted_flip_reports_old_and_new_labels():
+    a = Annealer(make_examples(2, 2, keyed=False), FakeScorer({0: 2.0, 1: -2.0}, coupling=0.0),
+                 SearchConfig(t0=0.01, t_min=0.01, fix_rounds=0, alpha=1.0), rules=("asymmetric",))  # fmt: skip
+    a.state.labels = {0: 1, 1: 1}
+    r = next(r for r in (a.step() for _ in range(20)) if r.proposed == 1)
+    assert r.accepted and r.changed == {1: (1, 0)}
+
+
+def test_a_labeled_proposal_reuses_the_current_log_odds():
+    """A proposal for a labeled example reads its log-odds from the current evaluation: no model call."""
+    a = annealer(n=4, signal=dict.fromkeys(range(4), 3.0), k_init=4, fix_rounds=0)
+    a.state.labels = dict.fromkeys(range(4), 1)
+    a.current()
+    calls = len(a.objective.scorer.calls)
+    assert a.step().skipped and len(a.objective.scorer.calls) == calls
+
+
+def test_initial_labels_are_exactly_half_true_for_every_seed_and_k():
+    for k in (1, 5, 8):
+        for seed in range(10):
+            a = annealer(n=12, k_init=k, fix_rounds=0, seed=seed)
+            a.initialize()
+            assert len(a.labels) == k and sum(a.labels.values()) == k // 2, (k, seed)
+
+
+def test_objective_applies_the_lower_share_bound():
+    a = annealer(n=6, min_share=0.5, proportion_weight=2.0)
+    e = a.objective.evaluate({0: 1, 1: 0, 2: 0, 3: 0})
+    assert e.proportion_excess == 1 and e.U == pytest.approx(e.alpha * e.P - 2.0)
+
+
+def test_split_batches_default_seed_and_smallest_batch():
+    examples = [Example(i, {}, None) for i in range(6)]
+    assert split_batches(examples, 2) == split_batches(examples, 2, seed=0)
+    assert split_batches(examples, 2) != split_batches(examples, 2, seed=1)
+    assert all(len(b) == 2 for b in split_batches(examples, 2))
+    with pytest.raises(ValueError, match=r"^batch_size=1: need at least 2 examples per batch$"):
+        split_batches(examples, 1)

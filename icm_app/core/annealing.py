@@ -140,8 +140,8 @@ class Annealer:
         self._current = None
 
     def unpin(self, idx: int) -> None:
+        """The example keeps its label (so U is unchanged) but the search may change it again."""
         self.state.pinned.pop(idx, None)
-        self._current = None
 
     # -- Algorithm 1 -------------------------------------------------------------------------------
     def initialize(self) -> Evaluation:
@@ -152,8 +152,7 @@ class Annealer:
         values = [1] * (k // 2) + [0] * (k - k // 2)
         self.rng.shuffle(values)
         self.state.labels.update(zip(chosen, values))
-        self._current = None
-        labels, evaluation, _ = self.consistency_fix(dict(self.labels), self.current())
+        labels, evaluation, _ = self.consistency_fix(dict(self.labels), None)
         self.state.labels, self._current = labels, evaluation
         return evaluation
 
@@ -194,10 +193,13 @@ class Annealer:
         return StepResult(n, t, i, old, new, delta, accepted, False, self.current(), changed, rounds)
 
     def _argmax_label(self, logodds: float) -> int:
-        """argmax_y P(y | x, D minus x); a tie (log-odds 0) is broken by the seeded RNG, drawn only then."""
-        if _tied(logodds, 0.0):
-            return self.rng.randint(0, 1)
-        return 1 if logodds > 0 else 0
+        """argmax_y P(y | x, D minus x); a tie (|log-odds| <= TIE_TOLERANCE) is broken by the seeded RNG,
+        drawn only then."""
+        if logodds > TIE_TOLERANCE:
+            return 1
+        if logodds < -TIE_TOLERANCE:
+            return 0
+        return self.rng.randint(0, 1)
 
     # -- Algorithm 2 -------------------------------------------------------------------------------
     def consistency_fix(
@@ -208,7 +210,8 @@ class Annealer:
         Works on copies; the caller's dict and the search state are never mutated.
         """
         labels = dict(labels)
-        evaluation = evaluation or self.objective.evaluate(labels)
+        if evaluation is None:
+            evaluation = self.objective.evaluate(labels)
         rounds = 0
         for rounds in range(1, self.config.fix_rounds + 1):  # noqa: B007
             if not evaluation.violations:

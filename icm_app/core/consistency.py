@@ -111,16 +111,10 @@ def proportion_excess(labels: Labels, *, min_share: float | None, max_share: flo
     Bounds are rounded outward (ceil of the upper, floor of the lower), so that a small labeled set can
     still grow one example at a time without every addition breaking the rule.
     """
-    n = len(labels)
-    if n == 0 or (min_share is None and max_share is None):
-        return 0
-    ones = sum(labels.values())
-    excess = 0
-    if max_share is not None:
-        excess += max(0, ones - math.ceil(max_share * n - 1e-9))
-    if min_share is not None:
-        excess += max(0, math.floor(min_share * n + 1e-9) - ones)
-    return excess
+    n, ones = len(labels), sum(labels.values())
+    over = 0 if max_share is None else max(0, ones - math.ceil(max_share * n - 1e-9))
+    under = 0 if min_share is None else max(0, math.floor(min_share * n + 1e-9) - ones)
+    return over + under
 
 
 def consistent_options(

@@ -17,8 +17,8 @@ from .types import Example, Labels, Query, Scorer
 
 
 def log_sigmoid(x: float) -> float:
-    """log(1 / (1 + e^-x)) without overflow for large |x|."""
-    return -math.log1p(math.exp(-x)) if x >= 0 else x - math.log1p(math.exp(x))
+    """log(1 / (1 + e^-x)) = min(x, 0) - log(1 + e^-|x|), which never overflows."""
+    return min(x, 0.0) - math.log1p(math.exp(-abs(x)))
 
 
 def _signed(labels: Labels, logodds: Mapping[int, float]) -> list[float]:
