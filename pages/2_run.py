@@ -41,14 +41,14 @@ except ValueError as exc:
 def controls(info, alive: bool, done: int) -> None:
     """Start/resume when no worker lives and work is left; pause/stop while one does: side by side."""
     active = info.status in ("starting", "running") and alive
-    left, right, _ = st.columns([1, 1, 6])
+    row = st.container(horizontal=True)
     if active:
-        if left.button("Pause", key="pause"):
+        if row.button("Pause", key="pause"):
             store.send_command(run_id, "pause")
-        if right.button("Stop", key="stop"):
+        if row.button("Stop", key="stop"):
             store.send_command(run_id, "stop")
     elif can_resume(info, alive, done, search.iterations):
-        if left.button("Start" if info.status == "created" else "Resume", type="primary", key="start"):
+        if row.button("Start" if info.status == "created" else "Resume", type="primary", key="start"):
             store.update_config(
                 run_id, search=search.to_dict(), scorer=scorer.to_dict(), model=model_label(scorer)
             )

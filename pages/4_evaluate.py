@@ -32,7 +32,9 @@ else:
     wrong = graded[graded["label"] != graded["gold"]].sort_values("confidence", ascending=False)
     st.caption(f"{len(wrong)} of {len(graded)} labeled examples disagree with gold; most confident first:")
     st.dataframe(
-        wrong[["idx", "text", "label", "gold", "confidence", "flips", "pinned"]], hide_index=True, height=240
+        wrong[["idx", "text", "label", "gold", "confidence", "flips", "pinned"]],
+        hide_index=True,
+        height=min(240, 35 * (len(wrong) + 1) + 3),
     )
 
 st.subheader("Held-out accuracy")

@@ -20,24 +20,24 @@ st.dataframe(table, hide_index=True)
 
 ids = [r.id for r in runs]
 names = {r.id: r.name for r in runs}
-chosen = st.selectbox("Run", ids, index=ids.index(current.id) if current else 0,
+chosen = st.selectbox("Run to open, resume or delete", ids, index=ids.index(current.id) if current else 0,
                       format_func=lambda i: f"{i} · {names[i]}", key="chosen")  # fmt: skip
 info = store.run(chosen)
 alive = is_alive(info.worker_pid)
 done = int(table.loc[table["id"] == chosen, "iteration"].fillna(0).iloc[0])
-cols = st.columns([1, 1, 2, 1, 3], vertical_alignment="center")
-if cols[0].button("Open", key="open", type="primary"):
+row = st.container(horizontal=True, vertical_alignment="center")
+if row.button("Open", key="open", type="primary"):
     switch_to("Run", chosen)
-if cols[1].button("Resume", key="resume", disabled=not can_resume(info, alive, done, info.search["iterations"]),
-                  help="Continue from the last checkpoint (a finished run: raise its iterations on the Run page)"):  # fmt: skip
+if row.button("Resume", key="resume", disabled=not can_resume(info, alive, done, info.search["iterations"]),
+              help="Continue from the last checkpoint (a finished run: raise its iterations on the Run page)"):  # fmt: skip
     start_worker(store, chosen)
     switch_to("Run", chosen)
-confirm = cols[2].checkbox("Confirm delete", key=f"confirm_delete_{chosen}")  # a fresh box for every run
-if cols[3].button("Delete", key="delete", disabled=not confirm or alive):
+confirm = row.checkbox("Confirm delete", key=f"confirm_delete_{chosen}")  # a fresh box for every run
+if row.button("Delete", key="delete", disabled=not confirm or alive):
     store.delete_run(chosen)
     forget_run(chosen)
     st.session_state["runs_flash"] = f"Deleted run `{chosen}` ({info.name})."
     st.session_state.pop("chosen", None)
     st.rerun()
 if alive:
-    cols[4].caption("A worker is running this run: pause or stop it on the Run page before deleting.")
+    st.caption("A worker is running this run: pause or stop it on the Run page before deleting.")

@@ -1,6 +1,10 @@
-"""The whole product in a real browser (Debian Chromium via Playwright) with the real bundled model:
-load the sample, run a short search, watch the charts move, override a label, export, check the file.
-Screenshots of every page land in test-artifacts/."""
+"""The product in a real browser (Debian Chromium via Playwright).
+
+test_label_the_sample_in_the_browser: with the real bundled model, load the sample, run a short search,
+watch the charts move, override a label, export, check the file.
+test_runs_urls_downloads_and_bad_uploads: no model (runs scored by the fake scorer): a run opened from the
+Runs page stays open through every page's menu link, direct URLs, download file names and contents, and a
+malformed CSV upload (issue 10). Screenshots of every page land in test-artifacts/."""
 
 from __future__ import annotations
 
@@ -19,7 +23,6 @@ import pytest
 
 from icm_app.store.sqlite_store import Store
 
-pytestmark = pytest.mark.model
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -63,7 +66,14 @@ def app_url(icm_home, tmp_path):
                 pass
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is installed by scripts/test.sh")
+needs_chromium = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian chromium is installed by scripts/test.sh"
+)
+
+
+@pytest.mark.model
+@pytest.mark.browser
+@needs_chromium
 def test_label_the_sample_in_the_browser(app_url, icm_home):
     from playwright.sync_api import expect, sync_playwright
 
@@ -73,17 +83,19 @@ def test_label_the_sample_in_the_browser(app_url, icm_home):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(60_000)
         page.goto(app_url)
+        expect(page.get_by_text("Internal Coherence Maximization").first).to_be_visible()
+        page.get_by_role("link", name="Data", exact=True).first.click()
 
         rows = page.get_by_label("Rows to use (0 = all)")
         rows.fill("8")
         rows.press("Enter")
         expect(page.get_by_text(re.compile(r"8 examples, gold labels present"))).to_be_visible()
-        expect(page.get_by_text("Sentiment: positive").first).to_be_visible()
-        page.screenshot(path=ARTIFACTS / "1-data.png", full_page=True)
+        expect(page.get_by_text(re.compile("Sentiment: (positive|negative)")).first).to_be_visible()
+        page.screenshot(path=ARTIFACTS / "model-1-data.png", full_page=True)
         page.get_by_role("button", name="Create run").click()
         expect(page.get_by_text("Created run")).to_be_visible()
 
-        page.get_by_role("link", name="Run").first.click()
+        page.get_by_role("link", name="Run", exact=True).first.click()
         iterations = page.get_by_label("iterations", exact=True)
         iterations.fill("6")
         iterations.press("Enter")
@@ -93,12 +105,12 @@ def test_label_the_sample_in_the_browser(app_url, icm_home):
         time.sleep(1)
         page.get_by_role("button", name="Start").click()
         expect(page.get_by_text(re.compile(r"running · iteration [1-5]/6"))).to_be_visible(timeout=180_000)
-        page.screenshot(path=ARTIFACTS / "2-run-live.png", full_page=True)
+        page.screenshot(path=ARTIFACTS / "model-2-run-live.png", full_page=True)
         expect(page.get_by_text(re.compile(r"finished · iteration 6/6"))).to_be_visible(timeout=240_000)
         expect(page.locator(".js-plotly-plot").first).to_be_visible()
-        page.screenshot(path=ARTIFACTS / "3-run-finished.png", full_page=True)
+        page.screenshot(path=ARTIFACTS / "model-3-run-finished.png", full_page=True)
 
-        page.get_by_role("link", name="Labels").first.click()
+        page.get_by_role("link", name="Labels", exact=True).first.click()
         expect(page.get_by_text(re.compile(r"of 8 examples"))).to_be_visible()
         run_id = Store(icm_home / "runs.sqlite").runs()[0].id
         target = next(iter(Store(icm_home / "runs.sqlite").labels(run_id)))
@@ -110,18 +122,18 @@ def test_label_the_sample_in_the_browser(app_url, icm_home):
         expect(page.get_by_text("Saved 1 override")).to_be_visible()
         page.set_viewport_size({"width": 1400, "height": 1700})
         time.sleep(2)  # the table is a canvas grid: let it repaint before the picture
-        page.screenshot(path=ARTIFACTS / "4-labels.png", full_page=True)
+        page.screenshot(path=ARTIFACTS / "model-4-labels.png", full_page=True)
         page.set_viewport_size({"width": 1400, "height": 1000})
 
-        page.get_by_role("link", name="Export").first.click()
+        page.get_by_role("link", name="Export", exact=True).first.click()
         page.get_by_role("button", name=re.compile("Save to")).click()
         expect(page.get_by_text(re.compile(r"Saved .*\.jsonl"))).to_be_visible()
-        page.screenshot(path=ARTIFACTS / "5-export.png", full_page=True)
+        page.screenshot(path=ARTIFACTS / "model-5-export.png", full_page=True)
 
-        page.get_by_role("link", name="Runs").first.click()
-        expect(page.get_by_role("button", name="Open")).to_be_visible()
+        page.get_by_role("link", name="Runs", exact=True).first.click()
+        expect(page.locator("[data-testid^=stBaseButton]", has_text="Open")).to_be_visible()
         expect(page.locator("[data-testid=stDataFrame]").first).to_be_visible()
-        page.screenshot(path=ARTIFACTS / "6-runs.png", full_page=True)
+        page.screenshot(path=ARTIFACTS / "model-6-runs.png", full_page=True)
         browser.close()
 
     exported = [
@@ -131,3 +143,118 @@ def test_label_the_sample_in_the_browser(app_url, icm_home):
     assert row["label"] == 0 and row["pinned"] and row["label_word"] == "negative"
     events = Store(icm_home / "runs.sqlite").events(run_id)
     assert [e["iteration"] for e in events] == list(range(7))
+
+
+def _seed_runs() -> tuple[str, str]:
+    """Two finished runs scored by the fake scorer (no model): the older is the one the user opens."""
+    from conftest import FakeScorer, hashed_signal
+
+    from icm_app.core.config import SearchConfig
+    from icm_app.io.loaders import build_dataset
+    from icm_app.scoring.models import ScorerConfig
+    from icm_app.tasks.presets import TaskSpec
+    from icm_app.worker.runner import Runner, create_run
+
+    store, ids = Store(), []
+    task = TaskSpec(name="t", template="Text: {text}\nLabel:", gold_field="label", group_field="g",
+                    rules=("exclusive",), key_field="k")  # fmt: skip
+    rows = [{"text": f"item {i}", "label": i % 2, "g": str(i // 3), "k": str(i % 3)} for i in range(12)]
+    for name in ("older run", "newer run"):
+        run_id = create_run(store, build_dataset(rows, task), task, SearchConfig(iterations=12), ScorerConfig(),
+                            data_source="mem", name=name)  # fmt: skip
+        Runner(store, run_id, FakeScorer(hashed_signal(12))).run()
+        store.add_override(run_id, 2, 1, who="Ada", note="pinned for the test")
+        ids.append(run_id)
+        time.sleep(0.01)
+    return ids[0], ids[1]
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_runs_urls_downloads_and_bad_uploads(app_url, icm_home, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    older, newer = _seed_runs()
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    def shows(run_id: str) -> None:
+        expect(page.get_by_text(run_id).first).to_be_visible()
+        assert f"run={run_id}" in page.url
+
+    def snap(name: str, height: int = 1000) -> None:
+        """Streamlit scrolls inside the page: a tall viewport shows a whole page in the picture."""
+        page.set_viewport_size({"width": 1400, "height": height})
+        time.sleep(2)  # charts and canvas grids repaint after the resize
+        page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+        page.set_viewport_size({"width": 1400, "height": 1000})
+
+    def menu(name: str) -> None:
+        page.get_by_role("link", name=name, exact=True).first.click()
+        expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        page.set_default_timeout(30_000)
+        page.goto(app_url)
+        expect(page.get_by_text("Internal Coherence Maximization").first).to_be_visible()
+        assert page.locator("[data-testid=stAppDeployButton]").count() == 0  # no Deploy button
+        snap("0-home")
+
+        menu("Runs")  # open the OLDER run: the newest is the default everywhere
+        page.get_by_label("Run to open, resume or delete").click()
+        page.get_by_role("option", name=re.compile(older)).click()
+        snap("1-runs")
+        page.locator("[data-testid^=stBaseButton]", has_text="Open").click()
+        expect(page.get_by_role("heading", name="Run", exact=True)).to_be_visible()
+        shows(older)
+        expect(page.locator(".js-plotly-plot").first).to_be_visible()
+        snap("2-run", 2600)
+        for name, picture, height in (("Labels", "3-labels", 1900), ("Evaluate", "4-evaluate", 1900),
+                                      ("Export", "5-export", 1000), ("Data", "6-data", 1900), ("Run", None, 0)):  # fmt: skip
+            menu(name)
+            shows(older)
+            if name == "Labels":
+                page.get_by_text("Audit trail", exact=True).click()
+            if picture:
+                snap(picture, height)
+        assert newer not in page.get_by_role("main").inner_text()
+
+        page.goto(f"{app_url}/labels?run={older}")  # a direct URL, in a fresh session
+        expect(page.get_by_role("heading", name="Labels", exact=True)).to_be_visible()
+        shows(older)
+        menu("Export")  # the menu keeps what the URL opened
+        shows(older)
+
+        downloads = {}
+        for choice in ("CSV", "Fine-tuning (prompt/completion JSONL)", "JSONL"):
+            page.get_by_label("Format").click()
+            page.get_by_role("option", name=choice, exact=True).click()
+            if choice == "Fine-tuning (prompt/completion JSONL)":
+                page.get_by_text("Pinned (human-overridden) examples only").click()
+            time.sleep(1)
+            with page.expect_download() as info:
+                page.get_by_role("button", name="Download").click()
+            path = tmp_path / info.value.suggested_filename
+            info.value.save_as(path)
+            downloads[choice] = path
+        assert downloads["CSV"].name == f"icm-{older}.csv"
+        assert downloads["Fine-tuning (prompt/completion JSONL)"].name == f"icm-{older}-finetune.jsonl"
+        assert downloads["JSONL"].name == f"icm-{older}.jsonl"
+        import pandas as pd
+
+        frame = pd.read_csv(downloads["CSV"], dtype=str)
+        assert set(frame["label"]) <= {"0", "1"} and set(frame["run_id"]) == {older}
+        assert len(downloads["Fine-tuning (prompt/completion JSONL)"].read_text().splitlines()) == 1
+        assert all(json.loads(r)["run_id"] == older for r in downloads["JSONL"].read_text().splitlines())
+
+        menu("Data")
+        page.get_by_text("Upload a file").click()
+        bad = tmp_path / "reviews.csv"
+        bad.write_text('text,label\ngood,1\n"bad movie,0\nok,1\n', encoding="utf-8")
+        page.locator("input[type=file]").set_input_files(bad)
+        message = page.get_by_text(re.compile(r"reviews\.csv: line 3, column 1: a quote opens here"))
+        expect(message).to_be_visible()
+        snap("7-data-bad-csv")
+        assert str(icm_home) not in page.get_by_role("main").inner_text()
+        browser.close()

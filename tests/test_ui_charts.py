@@ -52,6 +52,8 @@ def test_figure_has_axis_titles_a_legend_for_two_series_and_override_markers():
     x_titles = [v.get("title", {}).get("text") for k, v in layout.items() if k.startswith("xaxis")]
     y_titles = [v.get("title", {}).get("text") for k, v in layout.items() if k.startswith("yaxis")]
     assert x_titles[:7] == ["iteration"] * 7 and all(y_titles[:7])  # 7 panels (no gold); an 8th cell empty
+    no_tokens = events_frame([event(i, tokens=0) for i in range(3)], alpha=50)
+    assert "tokens/s" not in {t.name for t in progress_figure(no_tokens, has_gold=False).data}
     u, alpha_p = (t for t in fig.data if t.name in ("U", "α·P"))
     assert u.showlegend and alpha_p.showlegend and u.line.color != alpha_p.line.color
     assert {s["x0"] for s in layout["shapes"]} == {7, 15}  # one dotted line per override, on every panel

@@ -32,7 +32,8 @@ def events_frame(events: list[dict[str, Any]], alpha: float) -> pd.DataFrame:
     rate = df["accepted"][evaluated].astype(float).rolling(ROLLING, min_periods=1).mean()
     df["acceptance"] = rate.reindex(df.index)
     ran = evaluated | (df["iteration"] == 0)
-    df["tokens_per_s"] = (df["tokens"] / df["seconds"].where(df["seconds"] > 0)).where(ran)
+    counted = ran & (df["tokens"] > 0)  # a scorer that counts no tokens (a server, a fake) shows no line
+    df["tokens_per_s"] = (df["tokens"] / df["seconds"].where(df["seconds"] > 0)).where(counted)
     return df
 
 
@@ -56,8 +57,9 @@ def _panels(df: pd.DataFrame, has_gold: bool) -> list[tuple[str, str, list[tuple
         (f"Acceptance (last {ROLLING} evaluated proposals)", "share accepted", [("acceptance", "accepted")]),
         ("Labels changed per iteration", "labels", [("flipped", "changed")]),
         ("Labeled examples", "examples", [("n_labeled", "labeled")]),
-        ("Model tokens / s (evaluated proposals)", "tokens/s", [("tokens_per_s", "tokens/s")]),
     ]
+    if "tokens_per_s" in df and df["tokens_per_s"].notna().any():
+        panels.append(("Model tokens / s (evaluated proposals)", "tokens/s", [("tokens_per_s", "tokens/s")]))
     if has_gold:
         panels.append(("Agreement with gold (evaluation only)", "share", [("gold_agreement", "gold")]))
     return panels
@@ -83,7 +85,8 @@ def progress_figure(
                                          marker=dict(size=4), line=dict(color=COLORS.get(column)),
                                          showlegend=len(series) > 1, legendgroup=str(k),
                                          connectgaps=True), row=row, col=col)  # fmt: skip
-        fig.update_yaxes(title_text=y_title, row=row, col=col)
+        share = y_title.startswith("share")  # a share is read against its whole range
+        fig.update_yaxes(title_text=y_title, range=[-0.02, 1.05] if share else None, row=row, col=col)
         fig.update_xaxes(title_text="iteration", row=row, col=col)
     for n, at in enumerate(sorted(set(override_iterations))):
         fig.add_vline(x=at, line=dict(color="#555", dash="dot", width=1))
@@ -149,5 +152,6 @@ def confusion_figure(labels: list[int], gold: list[int], words: tuple[str, str])
     names = [words[0].strip(), words[1].strip()]
     fig = go.Figure(go.Heatmap(z=z, x=[f"gold {n}" for n in names], y=[f"ICM {n}" for n in names],
                                text=z, texttemplate="%{text}", colorscale="Blues", showscale=False))  # fmt: skip
-    fig.update_layout(height=300, margin=dict(t=20), yaxis=dict(autorange="reversed"))
+    fig.update_layout(title="ICM labels against gold (counts)", height=300, margin=dict(t=60),
+                      yaxis=dict(autorange="reversed"))  # fmt: skip
     return fig

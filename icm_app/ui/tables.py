@@ -85,7 +85,7 @@ def audit_trail(store: Store, run_id: str) -> pd.DataFrame:
 
     def applied(o) -> str:
         if not o["applied"]:
-            return "pending (next iteration)"
+            return "pending (the search applies it when it next runs)"
         return "before tracking" if o.get("applied_iteration") is None else str(o["applied_iteration"])
 
     return pd.DataFrame([
