@@ -12,7 +12,7 @@ from icm_app.io.loaders import DataError, build_dataset, read_rows
 from icm_app.io.mapping import default_template, propose_gold
 from icm_app.paths import SAMPLES, icm_home, sample_path
 from icm_app.scoring.models import ScorerConfig
-from icm_app.tasks.presets import PRESETS, TaskSpec
+from icm_app.tasks.presets import PRESETS, GoldLeakError, TaskSpec
 from icm_app.tasks.template import TemplateError, render
 from icm_app.ui.layout import page_frame, page_link
 from icm_app.ui.state import open_run
@@ -71,11 +71,11 @@ with right:  # drawn first: the gold column decides the default template
     group = pick(
         "Consistency group column", base.group_field, "Examples in one group are checked by the rules."
     )
+    beside = {"group_field": st.empty()}  # a refusal about a field is shown under that field
     key = pick(
-        "Consistency key column",
-        base.key_field,
-        "A label-free field, e.g. the final answer. Never the gold label.",
+        "Consistency key column", base.key_field, "A label-free field, e.g. the final answer; never gold."
     )
+    beside["key_field"] = st.empty()
     rules = st.multiselect("Consistency rules", list(RULES), default=list(base.rules), key=f"rules_{scope}")
     limit = st.number_input("Rows to use (0 = all)", min_value=0, max_value=len(rows), value=min(len(rows), 32),
                             step=1, key=f"limit_{file_id}", help=f"This file has {len(rows)} rows.")  # fmt: skip
@@ -86,6 +86,7 @@ with left:
     template = st.text_area(
         "Prompt template ({field} for a column)", base.template, height=120, key=template_key
     )
+    beside["template"] = st.empty()
     word1 = st.text_input("Label word for 1 (True)", base.label_words[0], key=f"w1_{scope}")
     word0 = st.text_input("Label word for 0 (False)", base.label_words[1], key=f"w0_{scope}")
 
@@ -94,7 +95,8 @@ try:
                     gold_field=gold, rules=tuple(rules), search_overrides=base.search_overrides, notes=base.notes)  # fmt: skip
     dataset = build_dataset(rows[: int(limit) or None], task)
 except (DataError, TemplateError, ValueError) as exc:  # TaskSpec and build_dataset refuse with a ValueError
-    st.error(f"Cannot use this mapping: {exc}")
+    where = beside.get(exc.field) if isinstance(exc, GoldLeakError) else None
+    (where or st).error(f"Cannot use this mapping: {exc}")
     st.stop()
 
 st.subheader("Prompt preview")

@@ -387,3 +387,12 @@ def test_a_failing_evaluation_is_refused_before_it_starts(finished_run, icm_home
     assert "Evaluation not started" in at.error[0].value and "no such file" in at.error[0].value
     assert not any("started" in i.value for i in at.info)
     assert not (icm_home / "logs" / f"eval-{finished_run}.json").exists()
+
+
+def test_a_gold_column_in_the_template_is_refused_beside_the_template(icm_home):
+    """Issue 10 (no default, and no edit, puts gold into a prompt); the refusal is TaskSpec's GoldLeakError."""
+    at = page("data").run()
+    template = next(t for t in at.text_area if t.label.startswith("Prompt template"))
+    template.set_value("Review: {text}\nGold: {label}\nSentiment:").run()
+    assert not at.exception and "gold column 'label'" in at.error[0].value and not at.button
+    assert "gold column 'label'" in at.columns[0].error[0].value  # under the template, in its column
