@@ -43,7 +43,9 @@ def test_every_iteration_is_recorded_with_its_checkpoint():
     assert {i: v["label"] for i, v in labels.items()} == runner(store, run_id).annealer.labels
     for e in events[1:]:
         assert e["temperature"] > 0 and e["proposed"] is not None and e["n_labeled"] >= 8
-    assert all(0 <= e["gold_agreement"] <= 1 for e in events)
+    gold = {i: i % 2 for i in range(12)}
+    final = {i: v["label"] for i, v in labels.items()}
+    assert events[-1]["gold_agreement"] == sum(final[i] == gold[i] for i in final) / len(final)
 
 
 def test_override_pins_a_label_the_search_never_changes():
@@ -137,3 +139,14 @@ def test_override_made_while_the_search_runs_is_never_changed():
     later = [e for e in store.events(run_id) if e["iteration"] > 11]
     assert later and all(e["proposed"] != target for e in later)
     assert all(str(target) not in e["changed"].strip("[]").split(", ") for e in later)
+
+
+def test_runner_draws_the_k_initial_labels_when_only_pins_exist():
+    """One home for the initialisation decision: with an override pending before the first iteration the
+    runner still draws the K random labels (pins are context, not the search's start)."""
+    store = Store()
+    run_id = new_run(store, iterations=1, k_init=6, fix_rounds=0)
+    store.add_override(run_id, 3, 1)
+    runner(store, run_id).run()
+    first = store.events(run_id)[0]
+    assert first["iteration"] == 0 and first["n_labeled"] == 7  # the pin + K = 6
