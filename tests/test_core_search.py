@@ -369,8 +369,10 @@ def test_equal_u_options_are_drawn_by_the_rng_not_taken_by_position():
     picks = {a._best([first, second], -1e9)[0][0] for _ in range(40)}
     assert picks == {0, 1}
     state = a.rng.getstate()
-    worse = ({0: 0}, a.objective.evaluate({0: 0}))
-    assert a._best([first, worse], -1e9)[0] == first[0] or a._best([first, worse], -1e9)[0] == worse[0]
+    other = ({0: 0}, a.objective.evaluate({0: 0}))  # a different U: no tie, no draw
+    assert first[1].U != other[1].U
+    higher = first if first[1].U > other[1].U else other
+    assert a._best([first, other], -1e9) is higher and a._best([other, first], -1e9) is higher
     assert a.rng.getstate() == state
     assert a._best([first, second], 1e9) is None  # nothing beats the current U
 
