@@ -14,6 +14,7 @@ from icm_app.core.config import SearchConfig
 from icm_app.core.consistency import Violation
 from icm_app.core.objective import mean_logodds, sum_logprob
 from icm_app.core.schedules import acceptance_probability, exp_schedule, log_schedule
+from icm_app.core.types import Example
 
 
 def annealer(n=12, iterations=30, rules=(), group_size=0, signal=None, **cfg) -> Annealer:
@@ -428,3 +429,21 @@ def test_acceptance_probability_is_min_1_exp_delta_over_t():
     assert acceptance_probability(0.0, 2.0) == 1.0
     assert acceptance_probability(-1.0, 2.0) == pytest.approx(math.exp(-0.5))
     assert acceptance_probability(-3.0, 0.5) == pytest.approx(math.exp(-6.0))
+
+
+def test_a_run_without_ties_reproduces_the_trajectory_from_before_the_tie_rule():
+    """Recorded with the core of commit 33acc4e (ties by position): with no tie the RNG is never drawn for
+    one, so the same seed gives the same proposals, acceptances and final labels."""
+    examples = [Example(i, {"text": str(i)}, str(i // 3), "abc"[i % 3]) for i in range(15)]
+    config = SearchConfig(iterations=40, seed=11, k_init=4, calibrate=True)
+    a = Annealer(examples, FakeScorer(hashed_signal(15, 4)), config, rules=("exclusive", "equivalent"))
+    a.initialize()
+    steps = [(r.proposed, int(r.accepted)) for r in (a.step() for _ in range(40))]
+    assert steps == [
+        (6, 1), (12, 1), (5, 1), (3, 1), (4, 1), (13, 1), (8, 0), (2, 1), (5, 0), (0, 0), (0, 1), (11, 1), (1, 1),
+        (10, 1), (6, 0), (9, 1), (14, 0), (13, 0), (3, 0), (7, 0), (3, 0), (7, 0), (14, 0), (10, 0), (4, 0), (4, 0),
+        (13, 0), (8, 0), (10, 0), (6, 0), (10, 0), (11, 0), (5, 0), (14, 0), (13, 0), (9, 0), (4, 0), (13, 0),
+        (2, 0), (6, 0),
+    ]  # fmt: skip
+    assert sorted(i for i, y in a.labels.items() if y == 1) == [4, 6, 11] and len(a.labels) == 15
+    assert a.current().U == pytest.approx(52.154275897)
