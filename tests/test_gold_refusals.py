@@ -91,3 +91,10 @@ def test_icm_run_process_exits_2_on_a_gold_leak(tmp_path, icm_home):
         "icm: error: TaskSpec.template names the gold column 'label' (gold_field): the model would read the "
         "answer; remove {label} from the template"
     ]
+
+
+def test_a_task_changed_after_construction_is_checked_again_on_demand():
+    task = TaskSpec(name="custom", template="{text}", gold_field="label")
+    task.key_field = "label"
+    with pytest.raises(GoldLeakError, match=r"key_field='label'"):
+        task.refuse_gold_leaks()

@@ -47,10 +47,12 @@ class TaskSpec:
             raise ValueError("TaskSpec.template: names no field, so every prompt would be the same")
         if self.rules and not self.group_field:
             raise ValueError(f"TaskSpec.rules={self.rules!r} need a group_field")
-        self._refuse_gold_leaks()
+        self.refuse_gold_leaks()
 
-    def _refuse_gold_leaks(self) -> None:
-        """Gold never reaches the search: no prompt, group or key may be read from the gold column."""
+    def refuse_gold_leaks(self) -> None:
+        """Gold never reaches the search: no prompt, group or key may be read from the gold column.
+
+        Runs in __post_init__ (and so on `dataclasses.replace`); call it again after assigning a field."""
         gold = self.gold_field
         if gold is None:
             return
