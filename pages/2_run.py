@@ -16,7 +16,7 @@ from icm_app.ui.forms import dataclass_inputs
 from icm_app.ui.layout import page_frame
 from icm_app.worker.process import can_resume, is_alive, start_worker, worker_log
 
-store, info = page_frame("Run")
+store, info = page_frame("Run", status=False)  # the live progress line shows the status
 run_id = info.id
 if info.status in ("starting", "running") and not is_alive(info.worker_pid) and info.worker_pid:
     st.warning(

@@ -27,7 +27,7 @@ st.caption(f"{len(shown)} of {len(table)} examples")
 st.subheader("Override")
 st.caption("An override pins the label: the running search uses it as fixed context and never changes it.")
 choices = {f"1 ({words[0]})": 1, f"0 ({words[1]})": 0, "unpin (let the search decide)": None}
-with st.form("override"):
+with st.form("override", clear_on_submit=True):
     ids = st.multiselect("Examples (idx)", table["idx"].tolist(), key=f"override_ids_{run_id}")
     label = st.radio("New label", list(choices), index=None, horizontal=True, key=f"override_label_{run_id}")
     who_col, note_col = st.columns([1, 3])
@@ -47,7 +47,7 @@ if submitted:
             store.add_override(run_id, int(idx), choices[label], who=who.strip() or "unknown", note=note)
         # acknowledged only after the store committed it; the rerun redraws the table with the pin
         st.session_state["labels_flash"] = (
-            f"Saved {len(ids)} override(s): {', '.join(map(str, ids))} → {label}"
+            f"Saved {len(ids)} override(s): example {', '.join(map(str, ids))} → {label}"
         )
         st.rerun()
 

@@ -86,7 +86,7 @@ def test_label_the_sample_in_the_browser(app_url, icm_home):
         expect(page.get_by_text("Internal Coherence Maximization").first).to_be_visible()
         page.get_by_role("link", name="Data", exact=True).first.click()
 
-        rows = page.get_by_label("Rows to use (0 = all)")
+        rows = page.get_by_label("Rows to use (0 = all)", exact=True)
         rows.fill("8")
         rows.press("Enter")
         expect(page.get_by_text(re.compile(r"8 examples, gold labels present"))).to_be_visible()
@@ -105,10 +105,14 @@ def test_label_the_sample_in_the_browser(app_url, icm_home):
         time.sleep(1)
         page.get_by_role("button", name="Start").click()
         expect(page.get_by_text(re.compile(r"running · iteration [1-5]/6"))).to_be_visible(timeout=180_000)
+        expect(page.locator(".js-plotly-plot").first).to_be_visible()
         page.screenshot(path=ARTIFACTS / "model-2-run-live.png", full_page=True)
         expect(page.get_by_text(re.compile(r"finished · iteration 6/6"))).to_be_visible(timeout=240_000)
         expect(page.locator(".js-plotly-plot").first).to_be_visible()
+        page.set_viewport_size({"width": 1400, "height": 2600})  # the page scrolls inside: show all charts
+        time.sleep(2)
         page.screenshot(path=ARTIFACTS / "model-3-run-finished.png", full_page=True)
+        page.set_viewport_size({"width": 1400, "height": 1000})
 
         page.get_by_role("link", name="Labels", exact=True).first.click()
         expect(page.get_by_text(re.compile(r"of 8 examples"))).to_be_visible()

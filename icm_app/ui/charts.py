@@ -86,7 +86,9 @@ def progress_figure(
                                          showlegend=len(series) > 1, legendgroup=str(k),
                                          connectgaps=True), row=row, col=col)  # fmt: skip
         share = y_title.startswith("share")  # a share is read against its whole range
-        fig.update_yaxes(title_text=y_title, range=[-0.02, 1.05] if share else None, row=row, col=col)
+        counted = y_title in ("count", "labels", "examples", "tokens/s")  # never below zero
+        fig.update_yaxes(title_text=y_title, range=[-0.02, 1.05] if share else None,
+                         rangemode="tozero" if counted else "normal", row=row, col=col)  # fmt: skip
         fig.update_xaxes(title_text="iteration", row=row, col=col)
     for n, at in enumerate(sorted(set(override_iterations))):
         fig.add_vline(x=at, line=dict(color="#555", dash="dot", width=1))

@@ -23,7 +23,7 @@ PAGES = [
 PAGE = {title: path for path, title, _ in PAGES}
 
 
-def page_frame(title: str, *, needs_run: bool = True) -> tuple[Store, RunInfo | None]:
+def page_frame(title: str, *, needs_run: bool = True, status: bool = True) -> tuple[Store, RunInfo | None]:
     """Draw the frame; returns the store and the open run (stops with a hint if `needs_run` and none)."""
     st.set_page_config(page_title=f"{title} · ICM Studio", page_icon=":material/explore:", layout="wide")
     store = get_store()
@@ -40,7 +40,7 @@ def page_frame(title: str, *, needs_run: bool = True) -> tuple[Store, RunInfo | 
         st.page_link(PAGE["Data"], label="Go to Data", icon=":material/description:")
         st.stop()
     if info is not None and needs_run:
-        st.caption(f"Run **{info.name}** · `{info.id}` · {info.status}")
+        st.caption(f"Run **{info.name}** · `{info.id}`" + (f" · {info.status}" if status else ""))
     return store, info
 
 
