@@ -56,6 +56,9 @@ def test_figure_has_axis_titles_a_legend_for_two_series_and_override_markers():
     assert "tokens/s" not in {t.name for t in progress_figure(no_tokens, has_gold=False).data}
     u, alpha_p = (t for t in fig.data if t.name in ("U", "α·P"))
     assert u.showlegend and alpha_p.showlegend and u.line.color != alpha_p.line.color
+    assert {v.get("dtick") for k, v in layout.items() if k.startswith("xaxis")} - {None} == {
+        3
+    }  # whole iterations
     assert {s["x0"] for s in layout["shapes"]} == {7, 15}  # one dotted line per override, on every panel
     assert any(t.name == "override applied" for t in fig.data)
 

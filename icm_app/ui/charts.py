@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import math
 from typing import Any
 
 import pandas as pd
@@ -77,6 +78,8 @@ def progress_figure(
     fig = make_subplots(
         rows=rows, cols=2, subplot_titles=[p[0] for p in panels], vertical_spacing=0.12 / rows * 4
     )
+    last = int(df["iteration"].max()) if not df.empty else 0
+    step = max(1, math.ceil(last / 8))  # iterations are whole numbers: no 0.2, 0.4 ticks early on
     for k, (_, y_title, series) in enumerate(panels):
         row, col = k // 2 + 1, k % 2 + 1
         for column, name in series:
@@ -89,7 +92,7 @@ def progress_figure(
         counted = y_title in ("count", "labels", "examples", "tokens/s")  # never below zero
         fig.update_yaxes(title_text=y_title, range=[-0.02, 1.05] if share else None,
                          rangemode="tozero" if counted else "normal", row=row, col=col)  # fmt: skip
-        fig.update_xaxes(title_text="iteration", row=row, col=col)
+        fig.update_xaxes(title_text="iteration", dtick=step, row=row, col=col)
     for n, at in enumerate(sorted(set(override_iterations))):
         fig.add_vline(x=at, line=dict(color="#555", dash="dot", width=1))
         if n == 0:
