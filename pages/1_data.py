@@ -114,8 +114,7 @@ st.caption(f"The model reads demonstrations like the first block, then scores `{
 if task.notes:
     st.caption(task.notes)
 
-label = sample if source == "Bundled sample" else path.name
-name = st.text_input("Run name", f"{preset} on {label}", key=f"run_name_{scope}")
+name = st.text_input("Run name", f"{preset} on {path.name}", key=f"run_name_{scope}")
 if st.button("Create run", type="primary", key="create"):
     search = SearchConfig.from_dict({**SearchConfig().to_dict(), **task.search_overrides})
     run_id = create_run(store, dataset, task, search, ScorerConfig(), data_source=str(path), name=name)

@@ -166,9 +166,9 @@ def test_rows_to_use_and_run_name_follow_the_chosen_file(icm_home):
     at.selectbox(key="sample").set_value("gsm8k").run()
     rows = next(n for n in at.number_input if n.label.startswith("Rows to use"))
     assert rows.value == 32
-    assert next(t for t in at.text_input if t.label == "Run name").value == "gsm8k on gsm8k"
+    assert next(t for t in at.text_input if t.label == "Run name").value == "gsm8k on gsm8k.jsonl"
     at.selectbox(key="sample").set_value("truthfulqa").run()
-    assert next(t for t in at.text_input if t.label == "Run name").value == "truthfulqa on truthfulqa"
+    assert next(t for t in at.text_input if t.label == "Run name").value == "truthfulqa on truthfulqa.jsonl"
 
 
 def test_data_page_shows_mapping_errors_next_to_the_fields(icm_home):
