@@ -1,14 +1,11 @@
 """Data: load a file or a bundled sample, choose a preset or map columns, preview the prompt, create a run."""
 
-import hashlib
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
 from icm_app.core.config import SearchConfig
 from icm_app.core.consistency import RULES
-from icm_app.io.loaders import DataError, build_dataset, read_rows
+from icm_app.io.loaders import DataError, build_dataset, read_rows, save_upload
 from icm_app.io.mapping import default_template, propose_gold
 from icm_app.paths import SAMPLES, icm_home, sample_path
 from icm_app.scoring.models import ScorerConfig
@@ -31,12 +28,8 @@ else:
     if upload is None:
         st.info("Choose a file to upload.")
         st.stop()
-    content = upload.getvalue()
-    digest = hashlib.sha256(content).hexdigest()[:12]  # two uploads with one name do not overwrite each other
-    path = icm_home() / "uploads" / digest / Path(upload.name).name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
-    default_preset, file_id = "custom", f"{path.name}-{digest}"
+    path = save_upload(upload.name, upload.getvalue(), icm_home() / "uploads")
+    default_preset, file_id = "custom", f"{path.name}-{path.parent.name}"
 
 notes: list[str] = []
 try:

@@ -1,13 +1,12 @@
 """Evaluate: label quality against gold, held-out accuracy of ICL with ICM labels, and the salience check."""
 
-import hashlib
 from pathlib import Path
 
 import streamlit as st
 
 from icm_app.evaluation.report import check_evaluation
 from icm_app.evaluation.salience import EXPLANATION
-from icm_app.io.loaders import DataError
+from icm_app.io.loaders import DataError, save_upload
 from icm_app.paths import HELD_OUT, icm_home, sample_path
 from icm_app.ui.charts import accuracy_figure, agreement_figure, confusion_figure, plot_config
 from icm_app.ui.layout import page_frame
@@ -44,11 +43,7 @@ default_test = last["test"] if last else (str(sample_path(held_out)) if held_out
 upload = st.file_uploader("Upload a test file (gold labels, same columns; never seen by the search)",
                           type=["csv", "json", "jsonl", "parquet"], key=f"test_upload_{run_id}")  # fmt: skip
 if upload is not None:
-    content = upload.getvalue()
-    test = icm_home() / "uploads" / hashlib.sha256(content).hexdigest()[:12] / Path(upload.name).name
-    test.parent.mkdir(parents=True, exist_ok=True)
-    test.write_bytes(content)
-    test = str(test)
+    test = str(save_upload(upload.name, upload.getvalue(), icm_home() / "uploads"))
     st.caption(f"Test file: uploaded `{upload.name}`")
 else:
     test = st.text_input("…or a test file path on this machine", default_test, key=f"test_file_{run_id}")

@@ -396,3 +396,12 @@ def test_a_gold_column_in_the_template_is_refused_beside_the_template(icm_home):
     template.set_value("Review: {text}\nGold: {label}\nSentiment:").run()
     assert not at.exception and "gold column 'label'" in at.error[0].value and not at.button
     assert "gold column 'label'" in at.columns[0].error[0].value  # under the template, in its column
+
+
+def test_an_uploaded_test_file_is_checked_and_named_without_its_server_path(finished_run, icm_home):
+    """Defect 6: the test file could only be typed as a server path."""
+    at = page("evaluate").run()
+    at.file_uploader(key=f"test_upload_{finished_run}").upload("held.jsonl", b'{"text": "item 99"}\n').run()
+    at.button(key="run_eval").click().run()
+    error = at.error[0].value
+    assert "Evaluation not started" in error and "held.jsonl" in error and str(icm_home) not in error

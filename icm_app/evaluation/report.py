@@ -39,11 +39,13 @@ def check_evaluation(store: Store, run_id: str, test_path: str | Path) -> int:
     task = TaskSpec.from_dict(info.task)
     if sum(1 for v in store.labels(run_id).values() if v["label"] is not None) < 2:
         raise DataError("the run has fewer than 2 labels: run the search first")
-    test = load_dataset(test_path, task)
+    name = Path(test_path).name
+    try:
+        test = load_dataset(test_path, task)
+    except DataError as exc:  # say which file, by name only
+        raise DataError(str(exc) if str(exc).startswith(name) else f"{name}: {exc}") from exc
     if not test.gold:
-        raise DataError(
-            f"{Path(test_path).name}: the test file needs gold labels in column {task.gold_field!r}"
-        )
+        raise DataError(f"{name}: the test file needs gold labels in column {task.gold_field!r}")
     return len(test.examples)
 
 

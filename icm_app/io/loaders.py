@@ -95,6 +95,17 @@ def read_rows(path: str | Path, *, notes: list[str] | None = None) -> list[dict[
     return rows
 
 
+def save_upload(name: str, content: bytes, folder: Path) -> Path:
+    """Keep an uploaded file as folder/<content hash>/<base name>: two uploads with one name never collide,
+    and the name cannot climb out of `folder`."""
+    import hashlib
+
+    path = folder / hashlib.sha256(content).hexdigest()[:12] / (Path(name).name or "upload")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
 def _read_csv(text: str, name: str, notes: list[str] | None) -> list[dict[str, str]]:
     """CSV rows as strings; a structural problem is reported with its line and column (1-based)."""
     import csv
