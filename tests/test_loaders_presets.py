@@ -261,7 +261,7 @@ def test_read_rows_formats_agree(tmp_path):
 def test_malformed_jsonl_names_the_file_line(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"text": "a"}\n{"text": "b"}\n{"text": \n', encoding="utf-8")
-    with pytest.raises(DataError, match="line 3"):
+    with pytest.raises(DataError, match="line 3, column 10"):
         read_rows(path)
 
 

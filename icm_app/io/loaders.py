@@ -72,7 +72,9 @@ def read_rows(path: str | Path, *, notes: list[str] | None = None) -> list[dict[
                     try:
                         rows.append(json.loads(line))
                     except json.JSONDecodeError as exc:
-                        raise DataError(f"{name}: malformed JSON at line {lineno}: {exc.msg}") from exc
+                        raise DataError(
+                            f"{name}: malformed JSON at line {lineno}, column {exc.colno}: {exc.msg}"
+                        ) from exc
         elif suffix == "csv":
             rows = _read_csv(path.read_text(encoding="utf-8-sig"), name, notes)
         else:
@@ -82,7 +84,9 @@ def read_rows(path: str | Path, *, notes: list[str] | None = None) -> list[dict[
     except UnicodeDecodeError as exc:
         raise DataError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
-        raise DataError(f"{name}: malformed JSON at line {exc.lineno}: {exc.msg}") from exc
+        raise DataError(
+            f"{name}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from exc
     except DataError:
         raise
     except Exception as exc:  # pyarrow raises many types for malformed files; their text may hold the path
