@@ -164,10 +164,15 @@ def _seed_runs() -> tuple[str, str]:
                     rules=("exclusive",), key_field="k")  # fmt: skip
     rows = [{"text": f"item {i}", "label": i % 2, "g": str(i // 3), "k": str(i % 3)} for i in range(12)]
     for name in ("older run", "newer run"):
-        run_id = create_run(store, build_dataset(rows, task), task, SearchConfig(iterations=12), ScorerConfig(),
+        run_id = create_run(store, build_dataset(rows, task), task, SearchConfig(iterations=6), ScorerConfig(),
                             data_source="mem", name=name)  # fmt: skip
         Runner(store, run_id, FakeScorer(hashed_signal(12))).run()
         store.add_override(run_id, 2, 1, who="Ada", note="pinned for the test")
+        info = store.run(run_id)  # continued to 12 iterations: the override is applied at iteration 7
+        store.update_config(
+            run_id, search={**info.search, "iterations": 12}, scorer=info.scorer, model=info.model
+        )
+        Runner(store, run_id, FakeScorer(hashed_signal(12))).run()
         ids.append(run_id)
         time.sleep(0.01)
     return ids[0], ids[1]
