@@ -9,6 +9,7 @@ against a naive float32 reference (a float32 copy of the model when the benched 
 
 from __future__ import annotations
 
+import copy
 import random
 import resource
 import time
@@ -163,7 +164,7 @@ def run_bench(
     dataset = load_dataset(data, task, limit=n)
     model, tokenizer = loaded or load_model(scorer)
     device, dtype = next(model.parameters()).device.type, next(model.parameters()).dtype
-    modes = tuple(dict.fromkeys(resolve_scoring(m, device) for m in modes or (scorer.scoring,)))
+    modes = tuple(dict.fromkeys(resolve_scoring(m, model) for m in modes or (scorer.scoring,)))
     config = SearchConfig.from_dict(
         {**SearchConfig().to_dict(), **task.search_overrides, "iterations": iterations, "seed": seed}
         | ({"k_init": k_init} if k_init else {})
@@ -171,7 +172,8 @@ def run_bench(
     memory = _Memory(device)
 
     def backend(mode: str, m: Any = model) -> TransformersBackend:
-        return TransformersBackend(m, tokenizer, task.label_words, mode=mode, cache_mb=scorer.cache_mb)
+        return TransformersBackend(m, tokenizer, task.label_words, mode=mode, cache_mb=scorer.cache_mb,
+                                   tree_tokens=scorer.tree_tokens)  # fmt: skip
 
     lead = backend(modes[0])
     annealer = Annealer(
@@ -208,12 +210,15 @@ def run_bench(
 
     if dtype == _float32():
         ref_us, ref_name = phases[-1].us, "naive scoring of the same model in float32 (the naive column)"
+    elif not chosen:
+        ref_us, ref_name = {}, "none (no evaluation was recomputed naively)"
     else:
-        ref_model = (
-            reference[0]
-            if reference
-            else load_model(ScorerConfig(**{**scorer.to_dict(), "dtype": "float32"}))[0]
-        )
+        if reference:
+            ref_model = reference[0]
+        elif loaded:  # a float32 copy of exactly this model, not whatever `scorer` would load
+            ref_model = copy.deepcopy(model).float()
+        else:
+            ref_model = load_model(ScorerConfig(**{**scorer.to_dict(), "dtype": "float32"}))[0]
         ref_obj = objective_for(backend("naive", ref_model))
         ref_us = {k: ref_obj.evaluate(calls[k][0]).U for k in sorted(chosen)}
         ref_name = f"naive scoring of a float32 copy of the model, {len(ref_us)} evaluations"
@@ -252,8 +257,8 @@ def _replay(
     _sync(be.device.type)
     seconds = time.perf_counter() - start
     ran = be.tokens_processed
-    if counted:  # the rest at the measured speed; marked as extrapolated in the table
-        seconds *= (ran + counted) / max(ran, 1)
+    if counted:  # the rest at the measured speed (unknown if nothing ran); marked as extrapolated
+        seconds = seconds * (ran + counted) / ran if ran else float("nan")
     return PhaseResult(mode, ran + counted, seconds, be.forward_calls, 0.0, us, extrapolated=bool(counted))
 
 

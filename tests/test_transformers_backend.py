@@ -424,14 +424,15 @@ def test_bench_honours_k_init(tiny_folder):
 
 
 # -- tree attention ------------------------------------------------------------------------------------
-TREE_BUDGETS = [1, 40, 100_000]  # every node alone / several chunks with cached paths / one call
+TREE_BUDGETS = [1, 40, 100_000]  # every node alone / several chunks or pieces / one call
 
 
+@pytest.mark.parametrize("mode", ["tree", "tree_batch"])
 @pytest.mark.parametrize("budget", TREE_BUDGETS)
 @pytest.mark.parametrize("calibrate", [False, True])
-def test_tree_scores_equal_naive_scores_over_a_search_like_walk(model, tokenizer, examples, calibrate, budget):
+def test_tree_scores_equal_naive_scores_over_a_search_like_walk(model, tokenizer, examples, calibrate, budget, mode):
     naive = objective(examples, backend(model, tokenizer, mode="naive"), calibrate=calibrate)
-    be = backend(model, tokenizer, mode="tree", tree_tokens=budget)
+    be = backend(model, tokenizer, mode=mode, tree_tokens=budget)
     tree = objective(examples, be, calibrate=calibrate)
     for labels in label_sequence(seed=3 + calibrate, steps=8):
         targets = sorted(labels)
@@ -449,6 +450,7 @@ def test_tree_needs_the_sliding_window_mask_on_gemma(tokenizer, examples):
     want = objective(examples, backend(model, tokenizer, mode="naive")).logodds(labels, sorted(labels))
     wrong = backend(model, tokenizer, mode="tree")
     wrong._sliding = (None, False)  # the bug: full attention in the sliding layers
+    assert backend(model, tokenizer, mode="tree")._sliding == (16, True)
     got = objective(examples, wrong).logodds(labels, sorted(labels))
     assert max(abs(got[t] - want[t]) for t in labels) > 1e-2
 
@@ -468,10 +470,21 @@ def test_tree_runs_a_whole_evaluation_in_one_call_when_it_fits(model, tokenizer,
     assert be.forward_calls == 2
 
 
-def test_tree_equals_naive_with_pins_rules_and_truncated_contexts(model, tokenizer, examples):
+def test_tree_batch_cuts_pieces_and_runs_them_as_one_batch(model, tokenizer, examples):
+    labels = {i: i % 2 for i in range(N)}
+    be = backend(model, tokenizer, mode="tree_batch", tree_tokens=150)
+    got = objective(examples, be, calibrate=True).logodds(labels, sorted(labels))
+    one = backend(model, tokenizer, mode="tree", tree_tokens=100_000)
+    want = objective(examples, one, calibrate=True).logodds(labels, sorted(labels))
+    assert list(got.values()) == pytest.approx(list(want.values()), abs=EXACT)
+    assert be.forward_calls < 4 and be.tokens_processed > one.tokens_processed, "paths are recomputed"
+
+
+@pytest.mark.parametrize("mode", ["tree", "tree_batch"])
+def test_tree_equals_naive_with_pins_rules_and_truncated_contexts(model, tokenizer, examples, mode):
     class Dual:
         def __init__(self) -> None:
-            self.tree = PromptScorer(examples, TASK, backend(model, tokenizer, mode="tree", tree_tokens=60,
+            self.tree = PromptScorer(examples, TASK, backend(model, tokenizer, mode=mode, tree_tokens=60,
                                                              max_context=120))  # fmt: skip
             self.naive = PromptScorer(examples, TASK, backend(model, tokenizer, mode="naive", max_context=120))
             self.calls = 0
@@ -502,3 +515,24 @@ def test_tree_with_the_legacy_cache_argument_gives_the_same_scores(model, tokeni
         warnings.simplefilter("ignore", FutureWarning)
         b = objective(examples, legacy).logodds(labels, sorted(labels))
     assert list(b.values()) == pytest.approx(list(a.values()), abs=EXACT)
+
+
+def test_auto_scoring_picks_by_device_and_model_size(model):
+    from types import SimpleNamespace
+
+    from icm_app.scoring.models import resolve_scoring
+
+    class OnGpu:
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        def parameters(self):
+            return iter([SimpleNamespace(device=SimpleNamespace(type="cuda"))])
+
+        def num_parameters(self) -> int:
+            return self.n
+
+    assert resolve_scoring("auto", model) == "prefix"  # a CPU model
+    assert resolve_scoring("auto", OnGpu(270_000_000)) == "tree_batch"
+    assert resolve_scoring("auto", OnGpu(8_000_000_000)) == "tree"
+    assert resolve_scoring("naive", OnGpu(1)) == "naive"

@@ -94,3 +94,33 @@ def test_chains_are_merged_and_sizes_count_every_token():
     root = ta.build_trie([1], prompts)
     assert root.tokens == [1, 5, 6, 7] and len(root.children) == 2
     assert root.size == 4 + 1 + 2
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("budget", [1, 9, 30, 10_000])
+@pytest.mark.parametrize("window", [None, 4])
+def test_each_piece_read_sees_exactly_its_prompt(seed, budget, window):
+    """The batched layout: every prompt read once, in a piece whose mask shows exactly its own tokens."""
+    rnd = random.Random(seed)
+    prompts = random_prompts(rnd, rnd.randint(1, 12))
+    bos = [1]
+    chunks = ta.pieces(ta.build_trie(bos, prompts), budget)
+    groups = ta.batches(chunks, 4 * budget)
+    assert sorted(c for g in groups for c in map(id, g)) == sorted(map(id, chunks))
+    seen: dict[int, list[tuple[int, int]]] = {}
+    for group in groups:
+        full, sliding = ta.batch_masks(group, dtype=torch.float32, device="cpu", sliding_window=window)
+        width = max(len(c.input_ids) for c in group)
+        assert len(group) == 1 or len(group) * width <= 4 * budget
+        for b, chunk in enumerate(group):
+            mask = (sliding if window else full)[b, 0] == 0
+            keys = list(zip(chunk.positions, chunk.input_ids))
+            for p, t in chunk.reads:
+                assert p not in seen
+                seen[p] = [k for k, ok in zip(keys, mask[t, : len(keys)].tolist()) if ok]
+                assert not mask[t, len(keys) :].any(), "a read must not see padding"
+    assert sorted(seen) == list(range(len(prompts)))
+    for p, segments in enumerate(prompts):
+        tokens = bos + [t for _, seg in segments for t in seg]
+        expect = [(pos, t) for pos, t in enumerate(tokens) if not window or len(tokens) - 1 - pos < window]
+        assert sorted(seen[p]) == expect, p

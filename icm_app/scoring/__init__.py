@@ -30,6 +30,7 @@ def build_scorer(
     from .transformers_backend import TransformersBackend
 
     model, tokenizer = loaded or load_model(config)
-    mode = resolve_scoring(config.scoring, next(model.parameters()).device.type)
-    backend = TransformersBackend(model, tokenizer, task.label_words, mode=mode, cache_mb=config.cache_mb)
+    mode = resolve_scoring(config.scoring, model)
+    backend = TransformersBackend(model, tokenizer, task.label_words, mode=mode, cache_mb=config.cache_mb,
+                                  tree_tokens=config.tree_tokens)  # fmt: skip
     return PromptScorer(examples, task, backend)

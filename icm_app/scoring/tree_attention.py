@@ -7,6 +7,8 @@ and the earlier tokens of its own node, so each prompt's last position sees what
 A subtree too large for one call is split: its root's tokens go into the KV cache (a plain causal path)
 and its children are packed in turn behind that cache, which is cropped back afterwards.
 
+`pieces`/`batches` give a second layout for GPUs: the trie cut into subtrees that each carry a copy of
+their path, stacked as one batch, so far fewer masked-out attention pairs are computed.
 This module is the plan (trie, chunks, masks); `transformers_backend.TransformersBackend` runs it.
 """
 
@@ -142,3 +144,58 @@ def attention_masks(
     near = seen & (pos_q - pos_k < sliding_window)
     sliding = torch.zeros_like(full).masked_fill_(~near, blocked)
     return full[None, None], sliding[None, None]
+
+
+# -- batched pieces: fewer wasted attention pairs, no cache --------------------------------------------
+def pieces(root: Node, budget: int) -> list[Chunk]:
+    """Cut the trie into subtrees of about `budget` tokens, each packed behind a copy of its own path.
+
+    A dense tree mask over L tokens costs L^2 attention pairs although each token sees only its path;
+    cutting into pieces of size S (each a separate sequence of one batch) costs ~L*S instead, at the
+    price of recomputing the shared path tokens once per piece. One batch of pieces is one forward call.
+    """
+    out: list[Chunk] = []
+    _cut(root, [], budget, out)
+    return out
+
+
+def _cut(node: Node, path: list[int], budget: int, out: list[Chunk]) -> None:
+    if len(path) + node.size <= budget or not node.children:
+        chain = Node(path + node.tokens, children=dict(node.children), ends=node.ends)
+        chain.size = len(path) + node.size
+        out.append(pack([chain], 0))
+        return
+    if node.ends:  # prompts ending inside the path (never for leave-one-out tries; kept exact anyway)
+        out.append(pack([Node(path + node.tokens, ends=node.ends, size=len(path) + len(node.tokens))], 0))
+    for child in node.children.values():
+        _cut(child, path + node.tokens, budget, out)
+
+
+def batches(chunks: list[Chunk], max_tokens: int) -> list[list[Chunk]]:
+    """Group pieces of similar length so that batch size x longest piece stays within `max_tokens`."""
+    groups: list[list[Chunk]] = []
+    for chunk in sorted(chunks, key=lambda c: len(c.input_ids)):
+        group = groups[-1] if groups else None
+        if group and (len(group) + 1) * len(chunk.input_ids) <= max_tokens:
+            group.append(chunk)
+        else:
+            groups.append([chunk])
+    return groups
+
+
+def batch_masks(
+    group: list[Chunk], *, dtype: torch.dtype, device: torch.device | str, sliding_window: int | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(B, 1, L, L) additive masks for pieces right-padded to the longest; a pad row sees only itself."""
+    width = max(len(c.input_ids) for c in group)
+    blocked = torch.finfo(dtype).min
+    full = torch.full((len(group), 1, width, width), blocked, dtype=dtype, device=device)
+    full.diagonal(dim1=-2, dim2=-1).fill_(0)
+    sliding = full.clone() if sliding_window is not None else None
+    for b, chunk in enumerate(group):
+        n = len(chunk.input_ids)
+        f, s = attention_masks(chunk, dtype=dtype, device=device, sliding_window=sliding_window)
+        full[b, 0, :n, :n] = f[0, 0]
+        if sliding is not None and s is not None:
+            sliding[b, 0, :n, :n] = s[0, 0]
+    return full, sliding
