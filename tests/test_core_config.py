@@ -10,9 +10,11 @@ import pytest
 from icm_app.core.config import P_MODES, SCHEDULE_NAMES, SearchConfig
 
 PAPER_DEFAULTS = {
-    "alpha": 50.0, "k_init": 8, "t0": 10.0, "t_min": 0.01, "beta": 0.99, "schedule": "log", "iterations": 200,
+    "alpha": 50.0, "k_init": 8, "t0": 10.0, "t_min": 0.01, "beta": 0.99, "schedule": "log", "iterations": None,
     "fix_rounds": 10, "seed": 0, "p_mode": "mean_logodds", "calibrate": False, "group_weight": 100.0,
     "min_share": None, "max_share": None, "proportion_weight": 50.0,
+    # issue 13: the completion phase is on (every example labeled); swaps and restarts are off
+    "complete": True, "swap_prob": 0.0, "restarts": 1,
 }  # fmt: skip
 
 
@@ -44,8 +46,14 @@ CASES = [
     ({"t0": 1e-3, "t_min": 1e-3}, None),
     ({"beta": 0.0}, "SearchConfig.beta=0.0: must be > 0"),
     ({"beta": 5.0}, None),
-    ({"iterations": -1}, "SearchConfig.iterations=-1: must be >= 0"),
+    ({"iterations": -1}, "SearchConfig.iterations=-1: must be >= 0 or unset"),
     ({"iterations": 0}, None),
+    ({"swap_prob": -0.01}, "SearchConfig.swap_prob=-0.01: must be in [0, 1]"),
+    ({"swap_prob": 1.01}, "SearchConfig.swap_prob=1.01: must be in [0, 1]"),
+    ({"swap_prob": 0.0}, None),
+    ({"swap_prob": 1.0}, None),
+    ({"restarts": 0}, "SearchConfig.restarts=0: must be >= 1"),
+    ({"restarts": 1}, None),
     ({"fix_rounds": -1}, "SearchConfig.fix_rounds=-1: must be >= 0"),
     ({"fix_rounds": 0}, None),
     ({"group_weight": 0.0}, "SearchConfig.group_weight=0.0: must be > 0"),
@@ -83,3 +91,18 @@ def test_from_dict_round_trips_and_lists_unknown_settings_sorted():
     assert SearchConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match=r"^unknown search settings: temperature, zeta$"):
         SearchConfig.from_dict({**config.to_dict(), "zeta": 1, "temperature": 2})
+
+
+def test_automatic_iterations_are_n_times_the_harmonic_number_with_a_floor():
+    from icm_app.core.config import MIN_AUTO_ITERATIONS, default_iterations, iterations_reason
+
+    assert MIN_AUTO_ITERATIONS == 50
+    assert default_iterations(32) == 130  # 32 * H_32 = 129.87
+    assert default_iterations(64) == 304  # 64 * H_64 = 303.6
+    assert default_iterations(256) == 1568
+    assert default_iterations(4) == 50 and default_iterations(18) == 63  # 18 * H_18 = 62.4
+    assert default_iterations(1) == 50 and default_iterations(0) == 50
+    assert SearchConfig().resolved(32).iterations == 130
+    assert SearchConfig(iterations=7).resolved(32).iterations == 7
+    assert SearchConfig(iterations=0).resolved(32).iterations == 0
+    assert iterations_reason(32).startswith("iterations 130 (automatic: N*H_N for N = 32,")

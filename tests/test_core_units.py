@@ -115,7 +115,7 @@ def test_snapshot_is_a_copy_and_round_trips():
     assert snap.iteration == 1
     again = SearchState.from_dict(snap.to_dict())
     assert again == snap
-    assert set(snap.to_dict()) == {"labels", "pinned", "iteration", "order", "rng_state"}
+    assert set(snap.to_dict()) == {"labels", "pinned", "iteration", "order", "rng_state", "chain"}
 
 
 # -- ConsistencyFix: rounds ---------------------------------------------------------------------------

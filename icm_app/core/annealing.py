@@ -35,6 +35,7 @@ class SearchState:
     iteration: int
     order: list[int]
     rng_state: Any
+    chain: int = 0  # which restart this is (0: the first; each chain has its own random stream)
 
     def to_dict(self) -> dict[str, Any]:
         version, internal, gauss = self.rng_state
@@ -44,6 +45,7 @@ class SearchState:
             "iteration": self.iteration,
             "order": self.order,
             "rng_state": [version, list(internal), gauss],
+            "chain": self.chain,
         }
 
     @classmethod
@@ -55,15 +57,19 @@ class SearchState:
             iteration=int(data["iteration"]),
             order=[int(i) for i in data["order"]],
             rng_state=(version, tuple(internal), gauss),
+            chain=int(data.get("chain", 0)),
         )
 
 
 @dataclass(frozen=True)
 class StepResult:
-    """What one iteration did. `changed` maps idx -> (old, new) for every label the accepted step set."""
+    """What one iteration did. `changed` maps idx -> (old, new) for every label the accepted step set.
+
+    `move`: "flip" (Algorithm 1's single-example proposal), "swap" (the balance-keeping move: `proposed`
+    goes 1 -> 0 and `partner` 0 -> 1) or "complete" (the completion phase; no temperature)."""
 
     iteration: int
-    temperature: float
+    temperature: float | None
     proposed: int | None
     old_label: int | None
     new_label: int | None
@@ -73,6 +79,14 @@ class StepResult:
     evaluation: Evaluation
     changed: dict[int, tuple[int | None, int]] = field(default_factory=dict)
     fix_rounds: int = 0
+    move: str = "flip"
+    partner: int | None = None
+
+
+def chain_rng(seed: int, chain: int) -> random.Random:
+    """The random stream of restart `chain`: chain 0 is the run's seed itself (a one-chain run is unchanged),
+    the others are derived from it, so every chain is reproducible from the run's seed."""
+    return random.Random(seed if chain == 0 else f"{seed}-chain-{chain}")
 
 
 class Annealer:
@@ -86,17 +100,17 @@ class Annealer:
         *,
         rules: Sequence[str] = (),
         state: SearchState | None = None,
+        chain: int = 0,
     ) -> None:
         if len({e.idx for e in examples}) != len(examples):
             raise ValueError("example ids must be unique")
         self.examples = {e.idx: e for e in examples}
-        self.config = config
+        self.config = config = config.resolved(len(examples))
         self.groups = group_members(examples)
         rules = check_rules(rules)
-        if state is None:
-            rng = random.Random(config.seed)
+        if state is None:  # every chain shares the context order, so their U values are comparable
             order = shuffled_order(list(self.examples), config.seed)
-            state = SearchState({}, {}, 0, order, rng.getstate())
+            state = SearchState({}, {}, 0, order, chain_rng(config.seed, chain).getstate(), chain)
         self.state = state
         self.rng = random.Random()
         self.rng.setstate(state.rng_state)
@@ -118,7 +132,9 @@ class Annealer:
     def snapshot(self) -> SearchState:
         """A copy of the state for checkpointing (the live one keeps changing)."""
         s = self.state
-        return SearchState(dict(s.labels), dict(s.pinned), s.iteration, list(s.order), self.rng.getstate())
+        return SearchState(
+            dict(s.labels), dict(s.pinned), s.iteration, list(s.order), self.rng.getstate(), s.chain
+        )
 
     def current(self) -> Evaluation:
         if self._current is None:
@@ -177,20 +193,78 @@ class Annealer:
         candidates = [i for i in self.state.order if i not in self.state.pinned]
         if not candidates:
             return StepResult(n, t, None, None, None, 0.0, False, True, current)
+        if c.swap_prob > 0 and self.rng.random() < c.swap_prob:  # drawn only when swaps are on
+            pair = self._swap_pair()
+            if pair is not None:
+                one, zero = pair
+                proposal = {**self.labels, one: 0, zero: 1}
+                return self._decide(n, t, current, proposal, one, 1, 0, move="swap", partner=zero)
         i = self.rng.choices(candidates, weights=self._sampling_weights(candidates))[0]
         old = self.labels.get(i)
         lo = current.logodds[i] if i in current.logodds else self.objective.logodds(self.labels, [i])[i]
         new = self._argmax_label(lo)
         if new == old:
             return StepResult(n, t, i, old, new, 0.0, False, True, current)
-        trial, evaluation, rounds = self.consistency_fix({**self.labels, i: new}, None)
+        return self._decide(n, t, current, {**self.labels, i: new}, i, old, new)
+
+    def _decide(
+        self, n: int, t: float, current: Evaluation, proposal: Labels, i: int, old: int | None, new: int,
+        *, move: str = "flip", partner: int | None = None,
+    ) -> StepResult:  # fmt: skip
+        """ConsistencyFix the proposal, then the Metropolis rule: accept if delta > 0, else w.p. exp(delta/T)."""
+        trial, evaluation, rounds = self.consistency_fix(proposal, None)
         delta = evaluation.U - current.U
         accepted = delta > 0 or self.rng.random() < acceptance_probability(delta, t)
         changed: dict[int, tuple[int | None, int]] = {}
         if accepted:
-            changed = {j: (self.labels.get(j), y) for j, y in trial.items() if self.labels.get(j) != y}
+            changed = self._changes(trial)
             self.state.labels, self._current = trial, evaluation
-        return StepResult(n, t, i, old, new, delta, accepted, False, self.current(), changed, rounds)
+        return StepResult(
+            n, t, i, old, new, delta, accepted, False, self.current(), changed, rounds, move, partner
+        )
+
+    def _changes(self, trial: Labels) -> dict[int, tuple[int | None, int]]:
+        return {j: (self.labels.get(j), y) for j, y in trial.items() if self.labels.get(j) != y}
+
+    def _swap_pair(self) -> tuple[int, int] | None:
+        """One unpinned example labeled 1 and one labeled 0, each drawn uniformly; None if a class is empty."""
+        free = [i for i in self.state.order if i in self.labels and i not in self.state.pinned]
+        ones = [i for i in free if self.labels[i] == 1]
+        zeros = [i for i in free if self.labels[i] == 0]
+        if not ones or not zeros:
+            return None
+        return self.rng.choice(ones), self.rng.choice(zeros)
+
+    # -- completion phase (our addition) -----------------------------------------------------------
+    @property
+    def unlabeled(self) -> list[int]:
+        """Examples without a label, in the run's seeded order."""
+        return [i for i in self.state.order if i not in self.labels]
+
+    def complete_one(self) -> StepResult | None:
+        """Label the first unlabeled example (seeded order) with the label of higher U, then ConsistencyFix.
+
+        Always applied: U decides the label, so the rules, the proportion rule and the pins (which the fix
+        never changes) hold as in the search. None once every example is labeled."""
+        todo = self.unlabeled
+        if not todo:
+            return None
+        current = self.current()
+        self.state.iteration += 1
+        i = todo[0]
+        options = [({**self.labels, i: y}, self.objective.evaluate({**self.labels, i: y})) for y in (1, 0)]
+        (one, u1), (zero, u0) = options
+        if _tied(u1.U, u0.U):
+            chosen = options[self.rng.randint(0, 1)]
+        else:
+            chosen = options[0] if u1.U > u0.U else options[1]
+        trial, evaluation, rounds = self.consistency_fix(*chosen)
+        changed = self._changes(trial)
+        self.state.labels, self._current = trial, evaluation
+        return StepResult(
+            self.state.iteration, None, i, None, chosen[0][i], evaluation.U - current.U, True, False,
+            evaluation, changed, rounds, "complete",
+        )  # fmt: skip
 
     def _argmax_label(self, logodds: float) -> int:
         """argmax_y P(y | x, D minus x); a tie (|log-odds| <= TIE_TOLERANCE) is broken by the seeded RNG,

@@ -5,15 +5,36 @@ The CLI options and the app's help texts are generated from the field metadata.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 P_MODES = ("mean_logodds", "sum_logprob")
 SCHEDULE_NAMES = ("log", "exp")
 
 
+MIN_AUTO_ITERATIONS = 50  # below this a run is mostly its K random labels and the completion phase
+
+
 def _opt(default: Any, help: str, **extra: Any) -> Any:
     return field(default=default, metadata={"help": help, **extra})
+
+
+def default_iterations(n_examples: int) -> int:
+    """ceil(N * H_N), H_N = 1 + 1/2 + ... + 1/N: the expected number of uniform draws before every one of N
+    examples has been proposed at least once (the coupon collector), so each example gets about one chance
+    to be labeled or corrected. N = 32: 130; 64: 304; 256: 1,568 (the paper runs thousands for 256)."""
+    harmonic = sum(1.0 / k for k in range(1, n_examples + 1))
+    return max(MIN_AUTO_ITERATIONS, math.ceil(n_examples * harmonic))
+
+
+def iterations_reason(n_examples: int) -> str:
+    """One line saying how the automatic iteration budget was chosen (printed by `icm run`)."""
+    return (
+        f"iterations {default_iterations(n_examples)} (automatic: N*H_N for N = {n_examples}, the expected number "
+        "of uniform draws before every example has been proposed once, at least "
+        f"{MIN_AUTO_ITERATIONS}; the paper runs thousands for 256 examples; --iterations sets it)"
+    )
 
 
 @dataclass
@@ -32,7 +53,11 @@ class SearchConfig:
     schedule: str = _opt(
         "log", "Temperature schedule: log T0/(1+beta*ln n) (paper) or exp T0*beta^n.", choices=SCHEDULE_NAMES
     )
-    iterations: int = _opt(200, "Search iterations N_iter; every iteration counts, accepted or not.")
+    iterations: int | None = _opt(
+        None,
+        "Search iterations N_iter; every iteration counts, accepted or not. Unset: N*H_N for N examples "
+        "(about N ln N: every example proposed about once; 130 for 32, 1,568 for 256).",
+    )
     fix_rounds: int = _opt(10, "ConsistencyFix rounds M per iteration (Algorithm 2).")
     seed: int = _opt(0, "Random seed: the same seed, data and model give the same run.")
     p_mode: str = _opt(
@@ -59,6 +84,22 @@ class SearchConfig:
         "measured on the sentiment sample, a one-class labeling beats gold by ~1 in mean P, so a weight of 1 "
         "(a plain inconsistency) does not hold it back.",
     )
+    complete: bool = _opt(
+        True,
+        "Completion phase (our addition; the paper stops with whatever is labeled): after the last iteration "
+        "each unlabeled example, in the run's seeded order, gets the label of higher U, then ConsistencyFix.",
+    )
+    swap_prob: float = _opt(
+        0.0,
+        "Balance-keeping swap move (beyond the paper; 0 = the paper's search): the probability that an "
+        "iteration proposes swapping the labels of one unpinned 1-labeled and one 0-labeled example instead "
+        "of a single flip. Keeps the class counts, so it can move along the proportion rule's bound.",
+    )
+    restarts: int = _opt(
+        1,
+        "Independent chains over the same context order, each with its own random stream from the seed; "
+        "the chain with the highest U gives the run's labels (R chains cost R times the iterations).",
+    )
 
     def __post_init__(self) -> None:
         checks = [
@@ -67,7 +108,9 @@ class SearchConfig:
             ("t0", self.t0 > 0, "must be > 0"),
             ("t_min", 0 < self.t_min <= self.t0, "must be in (0, t0]"),
             ("beta", self.beta > 0, "must be > 0"),
-            ("iterations", self.iterations >= 0, "must be >= 0"),
+            ("iterations", self.iterations is None or self.iterations >= 0, "must be >= 0 or unset"),
+            ("swap_prob", 0.0 <= self.swap_prob <= 1.0, "must be in [0, 1]"),
+            ("restarts", self.restarts >= 1, "must be >= 1"),
             ("fix_rounds", self.fix_rounds >= 0, "must be >= 0"),
             ("group_weight", self.group_weight > 0, "must be > 0"),
             ("proportion_weight", self.proportion_weight >= 0, "must be >= 0"),
@@ -88,6 +131,12 @@ class SearchConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def resolved(self, n_examples: int) -> SearchConfig:
+        """This config with the automatic iteration budget filled in for `n_examples` (stored with a run)."""
+        if self.iterations is not None:
+            return self
+        return replace(self, iterations=default_iterations(n_examples))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SearchConfig:
