@@ -6,6 +6,7 @@ from icm_app.core.config import SearchConfig
 from icm_app.scoring.models import ScorerConfig, model_label
 from icm_app.ui.charts import (
     acceptance_counts,
+    chains_figure,
     eta_seconds,
     events_frame,
     format_duration,
@@ -73,8 +74,12 @@ def live() -> None:
     controls(info, alive, done)
     eta = eta_seconds(df, total)
     status = info.status if alive or info.status not in ("starting", "running") else "interrupted"
+    restarts = info.search.get("restarts", 1)
+    where = f" · chain {info.chain + 1}/{restarts}" if restarts > 1 else ""
+    if not df.empty and df["completing"].iloc[-1]:
+        where += " · completion phase (labeling the rest through U)"
     st.progress(min(done / max(total, 1), 1.0),
-                text=f"{status} · iteration {done}/{total}" + (f" · ETA {format_duration(eta)}" if eta else ""))  # fmt: skip
+                text=f"{status} · iteration {min(done, total)}/{total}{where}" + (f" · ETA {format_duration(eta)}" if eta else ""))  # fmt: skip
     if info.message and status in ("failed", "stopped", "paused"):
         st.error(info.message)
     if df.empty or done == 0:
@@ -108,6 +113,11 @@ def metrics(df, done: int) -> None:
     ]
     figure = progress_figure(df, has_gold=df["gold_agreement"].notna().any(), override_iterations=marks)
     st.plotly_chart(figure, key="progress", config=plot_config())
+    if store.run(run_id).search.get("restarts", 1) > 1:
+        kept = store.run(run_id).chain if store.run(run_id).status == "finished" else None
+        st.plotly_chart(
+            chains_figure(store.all_events(run_id), kept=kept), key="chains", config=plot_config()
+        )
 
 
 live()

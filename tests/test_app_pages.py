@@ -289,8 +289,8 @@ def test_override_survives_a_worker_step_that_was_under_way(icm_home):
     Runner(store, run_id, FakeScorer(hashed_signal(12))).run()  # the worker goes on and applies it
     applied = store.overrides(run_id)[-1]
     assert applied["applied"] and applied["applied_iteration"] >= 1
-    assert store.labels(run_id)[idx] | {"score": None, "flips": 0} == {
-        "label": flipped, "pinned": True, "score": None, "flips": 0,
+    assert store.labels(run_id)[idx] | {"score": None, "flips": 0, "agreement": None} == {
+        "label": flipped, "pinned": True, "score": None, "flips": 0, "agreement": None,
     }  # fmt: skip
 
 

@@ -37,12 +37,18 @@ def test_every_iteration_is_recorded_with_its_checkpoint():
     run_id = new_run(store)
     summary = runner(store, run_id).run()
     events = store.events(run_id)
-    assert summary.status == "finished" and [e["iteration"] for e in events] == list(range(16))
-    assert store.checkpoint(run_id)["iteration"] == 15
+    search = [e for e in events if e["phase"] == "search"]
+    completion = [e for e in events if e["phase"] == "complete"]  # issue 13: the rest labeled through U
+    assert summary.status == "finished" and [e["iteration"] for e in events] == list(range(len(events)))
+    assert events[0]["phase"] == "init" and [e["iteration"] for e in search] == list(range(1, 16))
+    assert completion and len(events) == 16 + len(completion) and events[-1]["n_labeled"] == 12
+    assert store.checkpoint(run_id)["iteration"] == 15 + len(completion)
     labels = store.labels(run_id)
     assert {i: v["label"] for i, v in labels.items()} == runner(store, run_id).annealer.labels
-    for e in events[1:]:
+    for e in search:
         assert e["temperature"] > 0 and e["proposed"] is not None and e["n_labeled"] >= 8
+    for e in completion:
+        assert e["temperature"] is None and e["move"] == "complete" and e["accepted"] == 1
     gold = {i: i % 2 for i in range(12)}
     final = {i: v["label"] for i, v in labels.items()}
     assert events[-1]["gold_agreement"] == sum(final[i] == gold[i] for i in final) / len(final)
@@ -70,7 +76,8 @@ def test_pause_command_stops_between_iterations_and_resume_finishes():
     assert runner(store, run_id).run().status == "paused"
     assert store.run(run_id).status == "paused"
     assert runner(store, run_id).run().status == "finished"
-    assert store.checkpoint(run_id)["iteration"] == 20
+    completed = sum(e["phase"] == "complete" for e in store.events(run_id))
+    assert store.checkpoint(run_id)["iteration"] == 20 + completed
 
 
 def test_run_ids_resolve_by_unique_prefix_and_delete_removes_everything():

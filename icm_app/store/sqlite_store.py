@@ -23,6 +23,8 @@ EVENT_COLUMNS = (
     "new_label", "changed", "n_labeled", "gold_agreement", "tokens", "seconds", "fix_rounds",
     # U's named terms (migration 6): U = alpha * P - rule_violations - proportion_weight * proportion_excess
     "alpha", "rule_violations", "proportion_weight", "proportion_excess",
+    # migration 7: which restart (chain), phase (init / search / complete), move (flip / swap / complete)
+    "chain", "phase", "move", "partner",
 )  # fmt: skip
 
 
@@ -88,11 +90,42 @@ def _m5_override_iteration(db: sqlite3.Connection) -> None:
 
 def _m6_objective_terms(db: sqlite3.Connection) -> None:
     """Events name U's terms; I stays the unweighted count (rule violations + proportion excess)."""
-    for column in ("alpha REAL", "rule_violations INTEGER", "proportion_weight REAL", "proportion_excess INTEGER"):
+    for column in (
+        "alpha REAL",
+        "rule_violations INTEGER",
+        "proportion_weight REAL",
+        "proportion_excess INTEGER",
+    ):
         db.execute(f"ALTER TABLE events ADD COLUMN {column}")
 
 
-MIGRATIONS = [_m1_initial, _m2_worker_pid, _m3_evaluations, _m4_jobs, _m5_override_iteration, _m6_objective_terms]
+def _m7_chains_and_phases(db: sqlite3.Connection) -> None:
+    """Restarts and the completion phase (issue 13): events keyed by (run, chain, iteration) with their
+    phase and move; each finished chain's labels in `chains`; `runs.chain` is the chain shown (the running
+    one, then the best); `labels.agreement` is the share of chains agreeing with the run's label."""
+    old = [r[1] for r in db.execute("PRAGMA table_info(events)")]
+    db.execute(
+        "CREATE TABLE events_v7 (run_id TEXT, chain INTEGER DEFAULT 0, "
+        + ", ".join(c for c in old if c != "run_id")
+        + ", phase TEXT, move TEXT, partner INTEGER, PRIMARY KEY (run_id, chain, iteration))"
+    )
+    db.execute(f"INSERT INTO events_v7 ({', '.join(old)}) SELECT {', '.join(old)} FROM events")
+    db.execute(
+        "UPDATE events_v7 SET chain = 0, phase = CASE WHEN iteration = 0 THEN 'init' ELSE 'search' END"
+    )
+    db.execute("DROP TABLE events")
+    db.execute("ALTER TABLE events_v7 RENAME TO events")
+    db.execute("ALTER TABLE runs ADD COLUMN chain INTEGER DEFAULT 0")
+    db.execute("ALTER TABLE labels ADD COLUMN agreement REAL")
+    db.execute(
+        "CREATE TABLE chains (run_id TEXT, chain INTEGER, U REAL, summary TEXT, PRIMARY KEY (run_id, chain))"
+    )
+
+
+MIGRATIONS = [
+    _m1_initial, _m2_worker_pid, _m3_evaluations, _m4_jobs, _m5_override_iteration, _m6_objective_terms,
+    _m7_chains_and_phases,
+]  # fmt: skip
 
 
 @dataclass
@@ -109,6 +142,7 @@ class RunInfo:
     model: str
     message: str | None
     worker_pid: int | None = None
+    chain: int = 0  # the chain whose events and labels are shown: the running one, then the best
 
 
 class RunNotFoundError(KeyError):
@@ -167,7 +201,8 @@ class Store:
         now = time.time()
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO runs (id, name, created, updated, status, task, search, scorer, data_source, "
+                "model, message, worker_pid) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, name, now, now, "created", json.dumps(task), json.dumps(search),
                  json.dumps(scorer), data_source, model, None, None),
             )  # fmt: skip
@@ -192,7 +227,7 @@ class Store:
             id=row["id"], name=row["name"], created=row["created"], updated=row["updated"],
             status=row["status"], task=json.loads(row["task"]), search=json.loads(row["search"]),
             scorer=json.loads(row["scorer"]), data_source=row["data_source"], model=row["model"],
-            message=row["message"], worker_pid=row["worker_pid"],
+            message=row["message"], worker_pid=row["worker_pid"], chain=row["chain"] or 0,
         )  # fmt: skip
 
     def runs(self) -> list[RunInfo]:
@@ -230,6 +265,7 @@ class Store:
                 "checkpoints",
                 "commands",
                 "evaluations",
+                "chains",
             ):
                 db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
@@ -258,11 +294,14 @@ class Store:
         finally:
             self.db.execute("COMMIT")
         out = {
-            r["idx"]: {"label": r["label"], "pinned": bool(r["pinned"]), "score": r["score"], "flips": r["flips"]}
+            r["idx"]: {"label": r["label"], "pinned": bool(r["pinned"]), "score": r["score"], "flips": r["flips"],
+                       "agreement": r["agreement"]}
             for r in rows
         }  # fmt: skip
         for idx, new_label in pending:
-            entry = out.setdefault(idx, {"label": None, "pinned": False, "score": None, "flips": 0})
+            entry = out.setdefault(
+                idx, {"label": None, "pinned": False, "score": None, "flips": 0, "agreement": None}
+            )
             if new_label is None:
                 entry["pinned"] = False
             else:
@@ -294,7 +333,7 @@ class Store:
             db.execute(
                 f"INSERT OR REPLACE INTO events (run_id, {', '.join(EVENT_COLUMNS)}) "
                 f"VALUES (?, {', '.join('?' * len(EVENT_COLUMNS))})",
-                (run_id, *[event.get(c) for c in EVENT_COLUMNS]),
+                (run_id, *[event.get(c, 0 if c == "chain" else None) for c in EVENT_COLUMNS]),
             )
             self._write_labels(db, run_id, state, scores, changed)
             db.execute(
@@ -326,9 +365,58 @@ class Store:
         row = self.db.execute("SELECT state FROM checkpoints WHERE run_id = ?", (run_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def events(self, run_id: str) -> list[dict[str, Any]]:
-        rows = self.db.execute("SELECT * FROM events WHERE run_id = ? ORDER BY iteration", (run_id,))
+    def events(self, run_id: str, chain: int | None = None) -> list[dict[str, Any]]:
+        """One chain's events (default: the run's shown chain: the running one, then the best)."""
+        if chain is None:
+            row = self.db.execute("SELECT chain FROM runs WHERE id = ?", (run_id,)).fetchone()
+            chain = (row[0] or 0) if row else 0
+        rows = self.db.execute(
+            "SELECT * FROM events WHERE run_id = ? AND chain = ? ORDER BY iteration", (run_id, chain)
+        )
         return [dict(r) for r in rows]
+
+    def all_events(self, run_id: str) -> list[dict[str, Any]]:
+        """Every chain's events, by chain then iteration (the Run page's chains chart)."""
+        rows = self.db.execute("SELECT * FROM events WHERE run_id = ? ORDER BY chain, iteration", (run_id,))
+        return [dict(r) for r in rows]
+
+    # -- restarts: one chain after another, the best one's labels kept -------------------------------
+    def start_chain(self, run_id: str, chain: int) -> None:
+        """The labels table starts over for `chain` (pinned rows stay); the run shows this chain."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM labels WHERE run_id = ? AND pinned = 0", (run_id,))
+            db.execute("UPDATE runs SET chain = ?, updated = ? WHERE id = ?", (chain, time.time(), run_id))
+
+    def save_chain(self, run_id: str, chain: int, U: float, summary: dict[str, Any]) -> None:
+        """A finished chain: its U and a summary (labels with scores and flips, final state, terms)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO chains VALUES (?, ?, ?, ?)", (run_id, chain, U, json.dumps(summary))
+            )
+
+    def chains(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM chains WHERE run_id = ? ORDER BY chain", (run_id,))
+        return [{"chain": r["chain"], "U": r["U"], **json.loads(r["summary"])} for r in rows]
+
+    def keep_chain(
+        self, run_id: str, chain: int, labels: dict[int, dict[str, Any]], state: dict[str, Any],
+        agreement: dict[int, float],
+    ) -> None:  # fmt: skip
+        """Make `chain` the run's result: its labels (label, score, flips, pinned), per-example agreement
+        across chains, and its final state as the checkpoint (a resume with more iterations extends it)."""
+        now = time.time()
+        with self.transaction() as db:
+            db.execute("DELETE FROM labels WHERE run_id = ?", (run_id,))
+            db.executemany(
+                "INSERT INTO labels (run_id, idx, label, pinned, score, flips, agreement) VALUES (?,?,?,?,?,?,?)",
+                [(run_id, i, v["label"], int(v["pinned"]), v["score"], v["flips"], agreement.get(i))
+                 for i, v in labels.items()],
+            )  # fmt: skip
+            db.execute(
+                "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?)",
+                (run_id, state["iteration"], json.dumps(state), now),
+            )
+            db.execute("UPDATE runs SET chain = ?, updated = ? WHERE id = ?", (chain, now, run_id))
 
     # -- human overrides ---------------------------------------------------------------------------
     def add_override(

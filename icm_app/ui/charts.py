@@ -28,7 +28,9 @@ def events_frame(events: list[dict[str, Any]], alpha: float) -> pd.DataFrame:
         return df
     df["alpha_P"] = alpha * df["P"]
     df["flipped"] = df["changed"].map(lambda c: len(ast.literal_eval(c)) if c else 0)
-    evaluated = (df["skipped"] == 0) & (df["iteration"] > 0)
+    completing = df["phase"] == "complete" if "phase" in df else pd.Series(False, index=df.index)
+    df["completing"] = completing  # the completion phase: no proposal to accept or reject
+    evaluated = (df["skipped"] == 0) & (df["iteration"] > 0) & ~completing
     df["evaluated"] = evaluated
     rate = df["accepted"][evaluated].astype(float).rolling(ROLLING, min_periods=1).mean()
     df["acceptance"] = rate.reindex(df.index)
@@ -42,7 +44,7 @@ def acceptance_counts(df: pd.DataFrame) -> tuple[int, int, int]:
     """(accepted, evaluated, skipped) proposals since the start."""
     if df.empty:
         return 0, 0, 0
-    steps = df[df["iteration"] > 0]
+    steps = df[(df["iteration"] > 0) & ~df["completing"]]
     evaluated = steps[steps["skipped"] == 0]
     return int(evaluated["accepted"].sum()), len(evaluated), int((steps["skipped"] != 0).sum())
 
@@ -93,6 +95,7 @@ def progress_figure(
         fig.update_yaxes(title_text=y_title, range=[-0.02, 1.05] if share else None,
                          rangemode="tozero" if counted else "normal", row=row, col=col)  # fmt: skip
         fig.update_xaxes(title_text="iteration", dtick=step, row=row, col=col)
+    _mark_completion(fig, df)
     for n, at in enumerate(sorted(set(override_iterations))):
         fig.add_vline(x=at, line=dict(color="#555", dash="dot", width=1))
         if n == 0:
@@ -100,6 +103,34 @@ def progress_figure(
                                      line=dict(color="#555", dash="dot")), row=1, col=1)  # fmt: skip
     fig.update_layout(height=270 * rows, margin=dict(l=60, r=20, t=90, b=40),
                       legend=dict(orientation="h", yanchor="bottom", y=1.0 + 0.25 / rows, x=0))  # fmt: skip
+    return fig
+
+
+COMPLETION_FILL = "rgba(120, 120, 120, 0.15)"
+
+
+def _mark_completion(fig: go.Figure, df: pd.DataFrame) -> None:
+    """Shade the completion phase (after the last iteration) in every panel, named in the legend."""
+    if df.empty or not df["completing"].any():
+        return
+    steps = df.loc[df["completing"], "iteration"]
+    fig.add_vrect(x0=steps.min() - 0.5, x1=steps.max() + 0.5, fillcolor=COMPLETION_FILL, line_width=0,
+                  layer="below", row="all", col="all")  # fmt: skip
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="completion phase",
+                             line=dict(color=COMPLETION_FILL, width=10)), row=1, col=1)  # fmt: skip
+
+
+def chains_figure(events: list[dict[str, Any]], *, kept: int | None = None) -> go.Figure:
+    """U per iteration of every restart chain in one panel (the kept chain drawn thicker)."""
+    fig = go.Figure()
+    chains = sorted({e.get("chain") or 0 for e in events})
+    for c in chains:
+        mine = [e for e in events if (e.get("chain") or 0) == c]
+        name = f"chain {c}" + (" (kept: highest U)" if c == kept else "")
+        fig.add_trace(go.Scatter(x=[e["iteration"] for e in mine], y=[e["U"] for e in mine], name=name,
+                                 mode="lines", line=dict(width=3 if c == kept else 1.5)))  # fmt: skip
+    fig.update_layout(title=f"U(D) of each chain ({len(chains)} restarts)", height=320, margin=dict(t=60),
+                      xaxis=dict(title="iteration"), yaxis=dict(title="U"))  # fmt: skip
     return fig
 
 

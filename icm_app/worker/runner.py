@@ -47,12 +47,13 @@ def create_run(
     data_source: str,
     name: str = "",
 ) -> str:
-    """Store a new run: full resolved config, examples and (apart from them) gold labels."""
+    """Store a new run: full resolved config (an unset iteration budget filled in for its size), examples
+    and (apart from them) gold labels."""
     gold = dataset.gold or {}
     return store.create_run(
         name=name or f"{task.name} on {data_source}",
         task=task.to_dict(),
-        search=search.to_dict(),
+        search=search.resolved(len(dataset.examples)).to_dict(),
         scorer=scorer.to_dict(),
         data_source=data_source,
         model=model_label(scorer),
@@ -76,6 +77,12 @@ def gold_agreement(labels: dict[int, int], gold: dict[int, int]) -> float | None
     """Share of labeled examples whose label equals gold; evaluation only, never fed to the search."""
     both = [i for i in labels if i in gold]
     return sum(labels[i] == gold[i] for i in both) / len(both) if both else None
+
+
+def chain_agreement(labels: dict[int, dict[str, Any]], chains: list[dict[str, Any]]) -> dict[int, float]:
+    """Per example: the share of chains whose final label equals `labels` (the kept chain's)."""
+    finals = [{int(i): v["label"] for i, v in c["labels"].items()} for c in chains]
+    return {i: sum(f.get(i) == v["label"] for f in finals) / len(finals) for i, v in labels.items()}
 
 
 def _tokens(scorer: Scorer) -> int:
@@ -114,7 +121,8 @@ class Runner:
         event: dict[str, Any] = {
             **ev.terms(), "I": ev.I, "iteration": a.state.iteration, "n_labeled": len(labels),
             "gold_agreement": gold_agreement(labels, self.gold), "tokens": tokens, "seconds": seconds,
-            "accepted": 1, "skipped": 0, "delta": 0.0, "changed": "[]",
+            "accepted": 1, "skipped": 0, "delta": 0.0, "changed": "[]", "chain": a.state.chain,
+            "phase": "init",
         }  # fmt: skip
         changed: dict[int, tuple[int | None, int]] = {i: (None, y) for i, y in labels.items()}
         if result is not None:
@@ -123,7 +131,8 @@ class Runner:
                 temperature=result.temperature, delta=result.delta, accepted=int(result.accepted),
                 skipped=int(result.skipped), proposed=result.proposed, old_label=result.old_label,
                 new_label=result.new_label, fix_rounds=result.fix_rounds,
-                changed=str(sorted(changed)),
+                changed=str(sorted(changed)), move=result.move, partner=result.partner,
+                phase="complete" if result.move == "complete" else "search",
             )  # fmt: skip
         self.store.record_step(self.run_id, event, a.snapshot().to_dict(), dict(ev.logodds), changed,
                                applied_overrides=self._held)  # fmt: skip
@@ -157,13 +166,28 @@ class Runner:
         )  # fmt: skip
 
     def _loop(self, on_step: Callable[[dict[str, Any]], None] | None) -> str:
+        """Each chain in turn (one unless restarts), each searched then completed; then the best is kept."""
+        while True:
+            status = self._chain_loop(on_step)
+            if status != "finished":
+                return status
+            self._save_chain()
+            finished = {c["chain"] for c in self.store.chains(self.run_id)}
+            todo = [r for r in range(self.config.restarts) if r not in finished]
+            if not todo:
+                break
+            self._start_chain(todo[0])
+        self._keep_best_chain()
+        return "finished"
+
+    def _chain_loop(self, on_step: Callable[[dict[str, Any]], None] | None) -> str:
         a = self.annealer
         self._apply_overrides()
         if a.needs_initialization:  # decided by the annealer alone, so step() and the runner agree
             t0, k0 = time.perf_counter(), _tokens(self.scorer)
             a.initialize()
             self._record(None, _tokens(self.scorer) - k0, time.perf_counter() - t0)
-        while not a.done:
+        while not a.done or (self.config.complete and a.unlabeled):
             commands = self.store.take_commands(self.run_id)
             if "stop" in commands:
                 return "stopped"
@@ -171,10 +195,48 @@ class Runner:
                 return "paused"
             self._apply_overrides()
             t0, k0 = time.perf_counter(), _tokens(self.scorer)
-            result = a.step()
+            result = a.step() if not a.done else a.complete_one()
+            if result is None:  # an override labeled the last unlabeled example
+                continue
             self._record(result, _tokens(self.scorer) - k0, time.perf_counter() - t0)
             if on_step:
                 ev = a.current()
                 on_step({"iteration": a.state.iteration, "U": ev.U, "I": ev.I, "n_labeled": len(a.labels),
-                         "gold_agreement": gold_agreement(a.labels, self.gold), "accepted": result.accepted})  # fmt: skip
+                         "gold_agreement": gold_agreement(a.labels, self.gold), "accepted": result.accepted,
+                         "chain": a.state.chain, "phase": "complete" if result.move == "complete" else "search"})  # fmt: skip
         return "finished"
+
+    # -- restarts ----------------------------------------------------------------------------------
+    def _save_chain(self) -> None:
+        a = self.annealer
+        ev = a.current()
+        summary = {
+            **ev.terms(), "I": ev.I, "iterations": a.state.iteration, "n_labeled": len(a.labels),
+            "gold_agreement": gold_agreement(a.labels, self.gold), "state": a.snapshot().to_dict(),
+            "labels": {str(i): v for i, v in self.store.labels(self.run_id).items() if i in a.labels},
+        }  # fmt: skip
+        self.store.save_chain(self.run_id, a.state.chain, ev.U, summary)
+
+    def _start_chain(self, chain: int) -> None:
+        """A fresh chain over the same context order with its own random stream; the pins carry over."""
+        pins = dict(self.annealer.state.pinned)
+        self.store.start_chain(self.run_id, chain)
+        self.annealer = Annealer(self.examples, self.scorer, self.config, rules=self.task.rules, chain=chain)
+        for idx, label in pins.items():
+            self.annealer.pin(idx, label)
+
+    def _keep_best_chain(self) -> None:
+        """The chain with the highest U (the lowest index among equals) gives the run's labels; each
+        example's agreement is the share of chains giving it the same label."""
+        chains = self.store.chains(self.run_id)
+        best = max(chains, key=lambda c: (c["U"], -c["chain"]))
+        labels = {int(i): v for i, v in best["labels"].items()}
+        for idx, label in self.annealer.state.pinned.items():  # a human pin outranks any chain
+            labels[idx] = {**labels.get(idx, {"score": None, "flips": 0}), "label": label, "pinned": True}
+        agreement = chain_agreement(labels, chains)
+        self.store.keep_chain(self.run_id, best["chain"], labels, best["state"], agreement)
+        if best["chain"] != self.annealer.state.chain:
+            state = SearchState.from_dict(best["state"])
+            self.annealer = Annealer(
+                self.examples, self.scorer, self.config, rules=self.task.rules, state=state
+            )
