@@ -76,13 +76,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.data, task, limit=args.limit)
     search = _from_args(SearchConfig, args, task.search_overrides)
     scorer = _from_args(ScorerConfig, args)
+    from .core.config import iterations_reason
     from .worker.runner import create_run
 
+    n = len(dataset.examples)
+    if search.iterations is None:
+        print(iterations_reason(n), file=sys.stderr)
     with _store(args) as store:
         run_id = create_run(store, dataset, task, search, scorer, data_source=args.data, name=args.name or "")
-        print(
-            f"run {run_id}: {len(dataset.examples)} examples, {search.iterations} iterations", file=sys.stderr
-        )
+        resolved = search.resolved(n)
+        chains = f" x {resolved.restarts} chains" if resolved.restarts > 1 else ""
+        print(f"run {run_id}: {n} examples, {resolved.iterations} iterations{chains}", file=sys.stderr)
         return _drive(store, run_id, scorer)
 
 
@@ -111,7 +115,7 @@ def _drive(store: Store, run_id: str, scorer_config: ScorerConfig) -> int:
     examples, _ = stored_examples(store, run_id)
     scorer = build_scorer(examples, TaskSpec.from_dict(info.task), scorer_config)
     runner = Runner(store, run_id, scorer)
-    total = runner.config.iterations
+    total = runner.config.iterations * runner.config.restarts  # completion steps run past it
     with tqdm(total=total, initial=runner.annealer.state.iteration, desc="ICM", unit="it") as bar:
 
         def on_step(s: dict[str, Any]) -> None:
@@ -129,6 +133,8 @@ def _drive(store: Store, run_id: str, scorer_config: ScorerConfig) -> int:
         f"iterations {summary.iterations}, U {summary.U:.3f}, P {summary.P:.4f}, I {summary.I}, "
         f"gold agreement {gold}, {summary.seconds:.1f} s, {summary.tokens} model tokens"
     )
+    if summary.diagnosis:
+        print(f"search or objective? {summary.diagnosis}")
     return 0
 
 
@@ -343,7 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--model", default="bundled", help="'bundled', a Hugging Face id or a local folder")
     bench.add_argument("--device", default="auto", choices=DEVICES)
-    bench.add_argument("--dtype", default="auto", choices=DTYPES, help="auto: bfloat16 on GPU, float32 on CPU")
+    bench.add_argument(
+        "--dtype", default="auto", choices=DTYPES, help="auto: bfloat16 on GPU, float32 on CPU"
+    )
     bench.add_argument("--scoring", nargs="+", default=["auto"], choices=SCORING,
                        help="modes to compare; the first drives the search, the others replay it "
                        "(naive always runs as the reference)")  # fmt: skip

@@ -15,6 +15,7 @@ from typing import Any
 from ..core.annealing import Annealer, SearchState, StepResult
 from ..core.config import SearchConfig
 from ..core.types import Example, Scorer
+from ..evaluation.diagnosis import diagnose
 from ..io.loaders import Dataset
 from ..scoring.models import ScorerConfig, model_label
 from ..scoring.openai_backend import ServerUnavailableError
@@ -35,6 +36,7 @@ class RunSummary:
     gold_agreement: float | None
     seconds: float
     tokens: int
+    diagnosis: str | None = None  # "search or objective?" (issue 13), when the run finished
 
 
 def create_run(
@@ -158,11 +160,13 @@ class Runner:
         events = self.store.events(self.run_id)
         last = events[-1] if events else {}
         labels = {i: v["label"] for i, v in self.store.labels(self.run_id).items()}
+        found = self.store.latest_evaluation(self.run_id, "diagnosis") if status == "finished" else None
         return RunSummary(
             run_id=self.run_id, status=status, iterations=last.get("iteration", 0),
             n_examples=len(self.examples), n_labeled=len(labels), U=last.get("U", math.nan),
             P=last.get("P", math.nan), I=last.get("I", 0), gold_agreement=gold_agreement(labels, self.gold),
             seconds=time.perf_counter() - start, tokens=_tokens(self.scorer) - tokens0,
+            diagnosis=found["message"] if found else None,
         )  # fmt: skip
 
     def _loop(self, on_step: Callable[[dict[str, Any]], None] | None) -> str:
@@ -178,6 +182,7 @@ class Runner:
                 break
             self._start_chain(todo[0])
         self._keep_best_chain()
+        self._diagnose()
         return "finished"
 
     def _chain_loop(self, on_step: Callable[[dict[str, Any]], None] | None) -> str:
@@ -205,6 +210,12 @@ class Runner:
                          "gold_agreement": gold_agreement(a.labels, self.gold), "accepted": result.accepted,
                          "chain": a.state.chain, "phase": "complete" if result.move == "complete" else "search"})  # fmt: skip
         return "finished"
+
+    def _diagnose(self) -> None:
+        """Search or objective? Stored with the run (gold only evaluates here; the search is over)."""
+        labels = {i: v["label"] for i, v in self.store.labels(self.run_id).items() if v["label"] is not None}
+        found = diagnose(self.annealer.objective, labels, self.gold, self.store.chains(self.run_id))
+        self.store.add_evaluation(self.run_id, "diagnosis", found.to_dict())
 
     # -- restarts ----------------------------------------------------------------------------------
     def _save_chain(self) -> None:
