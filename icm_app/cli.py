@@ -197,6 +197,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(
             f"  {m['method']:11s} {m['mean']:.3f} ± {m['std']:.3f}   {' '.join(f'{a:.3f}' for a in m['accuracies'])}"
         )
+    print(f"search or objective? {result['diagnosis']['message']}")
     if "salience" in result:
         print(result["salience"]["verdict"])
     return 0

@@ -36,6 +36,23 @@ else:
         height=min(240, 35 * (len(wrong) + 1) + 3),
     )
 
+st.subheader("Search or objective?")
+found = store.latest_evaluation(run_id, "diagnosis")
+if found is None:
+    st.caption("Shown when the run finishes: U of the run's labels against U of gold on the same examples "
+               "(without gold, the restart chains' U spread and label agreement).")  # fmt: skip
+else:
+    (st.success if found["verdict"] in ("gold", "converged") else st.warning)(
+        f"**{found['title'][0].upper() + found['title'][1:]}.** {found['message']}"
+    )
+    numbers = [f"U of the run's labels {found['run_u']:.2f}"]
+    if found.get("gold_u") is not None:
+        numbers.append(f"U of gold {found['gold_u']:.2f} on {found['n_compared']} examples")
+    if found.get("u_spread") is not None:
+        numbers.append(f"{found['chains']} chains: U spread {found['u_spread']:.2f}, "
+                       f"label agreement {found['label_agreement']:.0%}")  # fmt: skip
+    st.caption(" · ".join(numbers))
+
 st.subheader("Held-out accuracy")
 last = store.latest_evaluation(run_id, "icl")  # the form starts from the settings of the results shown
 held_out = HELD_OUT.get(info.task["name"])

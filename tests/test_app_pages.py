@@ -367,12 +367,13 @@ def test_evaluate_page_shows_label_quality_and_stored_results(finished_run):
                                                     "salient": False, "verdict": "WARNING: only 50%"})  # fmt: skip
     at = page("evaluate").run()
     assert not at.exception
-    assert [s.value for s in at.subheader][:2] == [
+    assert [s.value for s in at.subheader][:3] == [
         "Label quality (gold is used here only)",
+        "Search or objective?",
         "Held-out accuracy",
     ]
     assert len(at.get("plotly_chart")) == 3  # agreement trend, confusion matrix, accuracy bars
-    assert at.warning[0].value == "WARNING: only 50%"
+    assert at.warning[-1].value == "WARNING: only 50%"  # after the search-or-objective verdict
     assert "disagree with gold" in " ".join(c.value for c in at.caption)
     # after a reload the form shows the settings the results came from
     assert at.number_input(key=f"demos_{finished_run}").value == 4

@@ -16,6 +16,7 @@ from ..scoring.models import ScorerConfig
 from ..store.sqlite_store import Store
 from ..tasks.presets import TaskSpec
 from ..worker.runner import stored_examples
+from .diagnosis import diagnose
 from .icl import combined_examples, evaluate_icl
 from .salience import salience
 
@@ -80,11 +81,15 @@ def evaluate_run(
         "methods": [{"method": r.method, "accuracies": list(r.accuracies), "mean": r.mean, "std": r.std} for r in icl],
     }  # fmt: skip
     store.add_evaluation(info.id, "icl", result)
+    checkpoint = store.checkpoint(info.id)
+    order = SearchState.from_dict(checkpoint).order if checkpoint else sorted(e.idx for e in train)
+    objective = Objective(train, build_scorer(train, task, ScorerConfig(**info.scorer)), config, order=order,
+                          groups=group_members(train), rules=task.rules)  # fmt: skip
+    progress("search or objective? comparing U of the run's labels with gold / across chains")
+    found = diagnose(objective, searched, gold, store.chains(info.id))
+    result["diagnosis"] = found.to_dict()
+    store.add_evaluation(info.id, "diagnosis", result["diagnosis"])
     if salience_samples:
-        checkpoint = store.checkpoint(info.id)
-        order = SearchState.from_dict(checkpoint).order if checkpoint else sorted(e.idx for e in train)
-        objective = Objective(train, build_scorer(train, task, ScorerConfig(**info.scorer)), config, order=order,
-                              groups=group_members(train), rules=task.rules)  # fmt: skip
         report = salience(objective, searched, samples=salience_samples)
         result["salience"] = {"run_p": report.run_p, "baseline_ps": list(report.baseline_ps),
                               "beaten": report.beaten, "salient": report.salient, "verdict": report.verdict(),
