@@ -21,6 +21,8 @@ search = right.text_input("Search text", key="search")
 shown = apply_filters(table, filters, search)
 st.dataframe(shown, hide_index=True, height=360, column_config={
     "confidence": st.column_config.NumberColumn(help="log-odds toward the current label; higher is surer", format="%.2f"),
+    "chain agreement": st.column_config.NumberColumn(
+        help="share of restart chains (--restarts) that gave this label; below 1: unstable", format="%.2f"),
 })  # fmt: skip
 st.caption(f"{len(shown)} of {len(table)} examples")
 

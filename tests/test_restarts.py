@@ -150,3 +150,20 @@ def test_migration_7_keeps_old_events_as_chain_0(tmp_path, monkeypatch):
     assert store.run(run_id).chain == 0 and store.chains(run_id) == []
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT max(version) FROM migrations").fetchone()[0] == 7
+
+
+def test_the_labels_table_shows_agreement_across_chains_and_filters_the_unstable():
+    from icm_app.ui.tables import apply_filters, labels_table
+
+    store = Store()
+    run_id = new_run(store, restarts=3)
+    run(store, run_id)
+    table = labels_table(store, run_id)
+    stored = store.labels(run_id)
+    assert table.set_index("idx")["chain agreement"].to_dict() == {i: v["agreement"] for i, v in stored.items()}
+    unstable = apply_filters(table, ["unstable across chains"])
+    assert sorted(unstable["idx"]) == sorted(i for i, v in stored.items() if v["agreement"] < 1)
+    one = new_run(store)
+    run(store, one)
+    assert apply_filters(labels_table(store, one), ["unstable across chains"]).empty
+    assert labels_table(store, one)["chain agreement"].isna().all()  # one chain: no stability signal

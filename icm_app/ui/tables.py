@@ -10,7 +10,8 @@ from ..core.consistency import find_violations, group_members
 from ..store.sqlite_store import Store
 from ..worker.runner import stored_examples
 
-FILTERS = ("disagrees with gold", "inconsistent", "low confidence", "flipped often", "pinned", "unlabeled")
+FILTERS = ("disagrees with gold", "inconsistent", "low confidence", "flipped often", "unstable across chains",
+           "pinned", "unlabeled")  # fmt: skip
 LOW_CONFIDENCE = 0.5  # |log-odds| below this: the model barely prefers the label
 OFTEN = 2  # flips
 
@@ -41,6 +42,7 @@ def labels_table(store: Store, run_id: str) -> pd.DataFrame:
             "label": label,
             "confidence": None if score is None or label is None else (score if label == 1 else -score),
             "flips": s.get("flips", 0),
+            "chain agreement": s.get("agreement"),  # share of restart chains giving this label (None: 1 chain)
             "violations": ", ".join(sorted(broken[e.idx])),
             "gold": gold.get(e.idx),
             "pinned": bool(s.get("pinned", False)),
@@ -69,6 +71,7 @@ def apply_filters(df: pd.DataFrame, filters: list[str], search: str = "") -> pd.
         "inconsistent": df["violations"] != "",
         "low confidence": df["confidence"].abs() < LOW_CONFIDENCE,
         "flipped often": df["flips"] >= OFTEN,
+        "unstable across chains": df["chain agreement"].notna() & (df["chain agreement"] < 1),
         "pinned": df["pinned"],
         "unlabeled": df["label"].isna(),
     }

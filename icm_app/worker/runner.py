@@ -244,7 +244,9 @@ class Runner:
         labels = {int(i): v for i, v in best["labels"].items()}
         for idx, label in self.annealer.state.pinned.items():  # a human pin outranks any chain
             labels[idx] = {**labels.get(idx, {"score": None, "flips": 0}), "label": label, "pinned": True}
-        agreement = chain_agreement(labels, chains)
+        agreement = (
+            chain_agreement(labels, chains) if len(chains) > 1 else {}
+        )  # one chain: nothing to compare
         self.store.keep_chain(self.run_id, best["chain"], labels, best["state"], agreement)
         if best["chain"] != self.annealer.state.chain:
             state = SearchState.from_dict(best["state"])
