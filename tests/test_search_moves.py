@@ -187,13 +187,15 @@ def test_chain_streams_derive_from_the_seed_and_share_the_context_order():
     b.step()
     snap = b.snapshot()
     assert snap.chain == 2 and SearchState.from_dict(snap.to_dict()) == snap
+    assert SearchState({}, {}, 0, [], random.Random(0).getstate()).chain == 0
     old = {k: v for k, v in snap.to_dict().items() if k != "chain"}
     assert SearchState.from_dict(old).chain == 0  # checkpoints from before restarts read as chain 0
 
 
 def test_an_unset_iteration_budget_scales_with_the_examples():
     a = Annealer(make_examples(32), FakeScorer(hashed_signal(32)), SearchConfig())
-    assert a.config.iterations == 130
+    assert a.config.iterations == 130 and a.state.chain == 0  # the default chain is the run's own seed
+    assert a.rng.getstate() == random.Random(0).getstate()
     a.state.iteration = 129
     assert not a.done
     a.state.iteration = 130
