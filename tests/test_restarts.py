@@ -160,10 +160,34 @@ def test_the_labels_table_shows_agreement_across_chains_and_filters_the_unstable
     run(store, run_id)
     table = labels_table(store, run_id)
     stored = store.labels(run_id)
-    assert table.set_index("idx")["chain agreement"].to_dict() == {i: v["agreement"] for i, v in stored.items()}
+    assert table.set_index("idx")["chain agreement"].to_dict() == {
+        i: v["agreement"] for i, v in stored.items()
+    }
     unstable = apply_filters(table, ["unstable across chains"])
     assert sorted(unstable["idx"]) == sorted(i for i, v in stored.items() if v["agreement"] < 1)
     one = new_run(store)
     run(store, one)
     assert apply_filters(labels_table(store, one), ["unstable across chains"]).empty
     assert labels_table(store, one)["chain agreement"].isna().all()  # one chain: no stability signal
+
+
+def test_a_run_paused_in_its_completion_phase_can_be_resumed_and_finishes():
+    from icm_app.worker.process import can_resume
+
+    store = Store()
+    run_id = new_run(store, iterations=3)
+    r = Runner(store, run_id, FakeScorer(hashed_signal(N, seed=3), coupling=0.6))
+
+    def on_step(s):
+        if s["phase"] == "complete":
+            store.send_command(run_id, "pause")
+
+    assert r.run(on_step=on_step).status == "paused"
+    events = store.events(run_id)
+    done = events[-1]["iteration"]
+    assert events[-1]["phase"] == "complete" and done > 3 and events[-1]["n_labeled"] < N
+    assert can_resume(store.run(run_id), False, done, 3)  # past the budget, yet work is left
+    run(store, run_id)
+    assert len(labels(store, run_id)) == N and store.run(run_id).status == "finished"
+    assert not can_resume(store.run(run_id), False, store.events(run_id)[-1]["iteration"], 3)
+    assert can_resume(store.run(run_id), False, 5, 10) and not can_resume(store.run(run_id), True, 5, 10)

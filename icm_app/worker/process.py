@@ -98,7 +98,10 @@ def worker_log(run_id: str, lines: int = 20) -> str:
 
 
 def can_resume(info: RunInfo, alive: bool, done: int, iterations: int) -> bool:
-    """Resume (or start) is offered when no worker lives and there is work left: the same rule on every page."""
+    """Resume (or start) is offered when no worker lives and there is work left: the same rule on every page.
+
+    Work is left in any run not finished (its completion phase or later restart chains run past
+    `iterations`), or in a finished one whose iteration budget was raised."""
     if alive:
         return False
-    return info.status == "created" or done < iterations
+    return info.status != "finished" or done < iterations
