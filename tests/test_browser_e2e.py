@@ -145,8 +145,9 @@ def test_label_the_sample_in_the_browser(app_url, icm_home):
     ]
     row = next(r for r in exported if r["idx"] == target)
     assert row["label"] == 0 and row["pinned"] and row["label_word"] == "negative"
-    events = Store(icm_home / "runs.sqlite").events(run_id)
-    assert [e["iteration"] for e in events] == list(range(7))
+    events = Store(icm_home / "runs.sqlite").events(run_id)  # 6 iterations, then the completion phase
+    assert [e["iteration"] for e in events if e["phase"] != "complete"] == list(range(7))
+    assert [e["iteration"] for e in events] == list(range(len(events))) and events[-1]["n_labeled"] == 8
 
 
 def _seed_runs() -> tuple[str, str]:
