@@ -191,3 +191,22 @@ def test_a_run_paused_in_its_completion_phase_can_be_resumed_and_finishes():
     assert len(labels(store, run_id)) == N and store.run(run_id).status == "finished"
     assert not can_resume(store.run(run_id), False, store.events(run_id)[-1]["iteration"], 3)
     assert can_resume(store.run(run_id), False, 5, 10) and not can_resume(store.run(run_id), True, 5, 10)
+
+
+def test_icm_run_prints_the_budget_reasoning_labels_everything_and_names_the_limit(monkeypatch, capsys):
+    from icm_app import cli, scoring
+
+    monkeypatch.setattr(scoring, "build_scorer", lambda examples, task, cfg: FakeScorer(hashed_signal(12)))
+    assert cli.main(["run", "--sample", "sentiment", "--limit", "12", "--restarts", "2"]) == 0
+    out, err = capsys.readouterr()
+    assert (
+        "iterations 50 (automatic: N*H_N for N = 12," in err
+        and "12 examples, 50 iterations x 2 chains" in err
+    )
+    assert "12/12 labeled" in out
+    verdict = next(x for x in out.splitlines() if x.startswith("search or objective? "))
+    assert verdict.split("? ", 1)[1].startswith(
+        ("The search stopped short", "The objective prefers", "The run's")
+    )
+    run_id = Store().runs()[0].id
+    assert len(Store().chains(run_id)) == 2 and Store().run(run_id).search["swap_prob"] == 0.25
