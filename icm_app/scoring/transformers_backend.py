@@ -1,7 +1,9 @@
 """In-process Hugging Face causal-LM backend: label log-odds by tree attention, shared prefixes or naively.
 
 `mode="tree"` packs the trie of all prompts of a call into a few forward calls with a tree-shaped attention
-mask (`tree_attention.py`): the GPU path. `mode="prefix"` sorts prompts so shared demonstration prefixes
+mask (`tree_attention.py`); `mode="tree_batch"` cuts that trie into pieces that carry their own path and
+runs them as one batch (less masked-out attention, some path tokens recomputed): the GPU paths.
+`mode="prefix"` sorts prompts so shared demonstration prefixes
 sit together, computes each shared prefix once, snapshots the KV cache where prompts branch, and keeps
 snapshots in a byte-bounded LRU for later evaluations (one small forward call per trie node).
 `mode="naive"` runs every prompt from scratch (the reference). All compute the same function of the same
