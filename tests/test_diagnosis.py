@@ -47,6 +47,8 @@ def test_equal_u_within_the_tolerance_is_not_blamed_on_the_search():
     flat = objective(signal={i: 0.0 for i in range(N)})
     found = with_gold(flat, {i: i % 2 for i in range(N)}, {i: 1 - i % 2 for i in range(N)})
     assert abs(found.gold_u - found.run_u) <= U_TOLERANCE and found.verdict == "objective"
+    assert found.message.startswith("The objective cannot tell these labels from gold: U = ")
+    assert "within 1 (gold agreement 0%)" in found.message
 
 
 def test_identical_labels_are_gold_and_only_shared_examples_are_compared():

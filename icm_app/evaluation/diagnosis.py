@@ -70,6 +70,17 @@ def with_gold(objective: Objective, labels: Mapping[int, int], gold: Mapping[int
             "can find it.",
             **numbers,
         )
+    if (
+        gold_u > run_u - U_TOLERANCE
+    ):  # equal within one violation's cost: the objective cannot tell them apart
+        return Diagnosis(
+            "objective",
+            f"The objective cannot tell these labels from gold: U = {run_u:.2f} for the run's labels, "
+            f"{gold_u:.2f} for the gold labels {on}, within {U_TOLERANCE:g} (gold agreement {agreement:.0%}). "
+            "More search is not expected to move the labels towards gold: the objective is flat between them. "
+            "A larger model or a different framing (prompt, label words, consistency structure) is needed.",
+            **numbers,
+        )
     return Diagnosis(
         "objective",
         f"The objective prefers these labels to gold: U = {run_u:.1f} for the run's labels, {gold_u:.1f} for the "
