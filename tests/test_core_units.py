@@ -340,3 +340,14 @@ def test_split_batches_default_seed_and_smallest_batch():
     assert all(len(b) == 2 for b in split_batches(examples, 2))
     with pytest.raises(ValueError, match=r"^batch_size=1: need at least 2 examples per batch$"):
         split_batches(examples, 1)
+
+
+def test_a_completion_step_reports_its_fix_rounds():
+    plain = annealer(n=4, k_init=2, fix_rounds=3)
+    plain.initialize()
+    assert plain.complete_one().fix_rounds == 0  # no rules: nothing to fix
+    a = Annealer(make_examples(2, 2), FakeScorer({0: 3.0, 1: 2.0}, coupling=0.0),
+                 SearchConfig(fix_rounds=3, alpha=10.0), rules=("exclusive",))  # fmt: skip
+    a.state.labels = {0: 1}  # completing 1: True has the higher U (24 against 5) though it breaks exclusive
+    r = a.complete_one()  # no fix option beats U = 24, so all 3 rounds are used and the violation stays
+    assert (r.move, r.new_label, r.fix_rounds, r.evaluation.I) == ("complete", 1, 3, 1)
