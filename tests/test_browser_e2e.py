@@ -105,7 +105,7 @@ def test_label_the_sample_in_the_browser(app_url, icm_home):
         k_init.fill("4")
         k_init.press("Enter")
         time.sleep(1)
-        page.get_by_role("button", name="Start").click()
+        page.get_by_role("button", name="Start", exact=True).click()  # not "Help for restarts"
         expect(page.get_by_text(re.compile(r"running · iteration [1-5]/6"))).to_be_visible(timeout=180_000)
         expect(page.locator(".js-plotly-plot").first).to_be_visible()
         page.screenshot(path=ARTIFACTS / "model-2-run-live.png", full_page=True)

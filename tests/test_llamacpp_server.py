@@ -95,4 +95,5 @@ def test_an_icm_run_through_the_server(server_url, icm_home):
         env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert re.search(r"finished: \d+/8 labeled, iterations 5", done.stdout)
+    found = re.search(r"finished: 8/8 labeled, iterations (\d+)", done.stdout)
+    assert found and int(found.group(1)) >= 5, "5 search iterations, then the completion phase labels the rest"
