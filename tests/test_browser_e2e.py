@@ -109,7 +109,8 @@ def test_label_the_sample_in_the_browser(app_url, icm_home):
         expect(page.get_by_text(re.compile(r"running · iteration [1-5]/6"))).to_be_visible(timeout=180_000)
         expect(page.locator(".js-plotly-plot").first).to_be_visible()
         page.screenshot(path=ARTIFACTS / "model-2-run-live.png", full_page=True)
-        expect(page.get_by_text(re.compile(r"finished · iteration 6/6"))).to_be_visible(timeout=240_000)
+        # 6 search iterations, then the completion phase labels the rest through U (two evaluations a step)
+        expect(page.get_by_text(re.compile(r"finished · iteration 6/6"))).to_be_visible(timeout=480_000)
         expect(page.locator(".js-plotly-plot").first).to_be_visible()
         page.set_viewport_size({"width": 1400, "height": 2600})  # the page scrolls inside: show all charts
         time.sleep(2)
