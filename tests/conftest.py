@@ -90,3 +90,40 @@ def tiny_tokenizer(words: tuple[str, str]):
     for w in words:
         assert len(fast.encode(w, add_special_tokens=False)) == 1
     return fast
+
+
+@pytest.fixture(scope="session")
+def bundled_runs(tmp_path_factory):
+    """Two finished real-model runs of the bundled sentiment sample, built once per session (16 examples,
+    seeds 0 and 1, two restart chains each): the audit, compare, replay and "how ICM decides" tests read
+    copies of them (`copy_bundled_runs`). Returns (folder holding runs.sqlite, [run id of seed 0, seed 1])."""
+    import re
+    import subprocess
+    import sys
+
+    home = tmp_path_factory.mktemp("bundled_runs")
+    ids = []
+    for seed in (0, 1):
+        args = ["run", "--sample", "sentiment", "--limit", "16", "--iterations", "20", "--restarts", "2"]
+        done = subprocess.run(
+            [sys.executable, "-m", "icm_app.cli", *args, "--seed", str(seed), "--name", f"bundled seed {seed}"],
+            capture_output=True, text=True, env={**os.environ, "ICM_HOME": str(home)}, timeout=1200,
+        )  # fmt: skip
+        match = re.search(r"run (\S+) finished", done.stdout)
+        assert match, done.stdout + done.stderr
+        ids.append(match.group(1))
+    return home, ids
+
+
+@pytest.fixture
+def copy_bundled_runs(bundled_runs, icm_home):
+    """The session's real-model runs copied into this test's own ICM_HOME (tests may change them)."""
+    import shutil
+
+    from icm_app.store.sqlite_store import Store
+
+    source, ids = bundled_runs
+    Store(source / "runs.sqlite").db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    icm_home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(source / "runs.sqlite", icm_home / "runs.sqlite")
+    return ids

@@ -19,6 +19,10 @@ PAGES = [
     ("pages/4_evaluate.py", "Evaluate", ":material/insights:"),
     ("pages/5_export.py", "Export", ":material/download:"),
     ("pages/6_runs.py", "Runs", ":material/folder_open:"),
+    ("pages/7_review.py", "Review", ":material/fact_check:"),
+    ("pages/8_compare.py", "Compare", ":material/compare_arrows:"),
+    ("pages/9_replay.py", "Replay", ":material/replay:"),
+    ("pages/10_how_icm_decides.py", "How ICM decides", ":material/school:"),
 ]
 PAGE = {title: path for path, title, _ in PAGES}
 
