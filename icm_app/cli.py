@@ -161,6 +161,32 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Runs over the same example texts side by side (other seeds, alpha, models), matched by text.
+    Example: icm compare RUN1 RUN2"""
+    from .evaluation.compare import compare_runs
+
+    with _store(args) as store:
+        c = compare_runs(store, args.run_ids)
+    summary = c.summary.drop(columns=["model"]).assign(run=c.summary["run"])
+    print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    for model in sorted(set(c.summary["model"])):
+        print(f"model: {model}")
+    print("\npairwise agreement (share of shared, labeled-in-both examples with the same label):")
+    print(c.pairwise.to_string(float_format=lambda v: f"{v:.3f}"))
+    share = "n/a" if c.same_share is None else f"{c.same_share:.3f}"
+    print(f"\nsame label in every run: {share} ({c.n_same} of {c.n_labeled_in_all} examples labeled in every run; "
+          f"{c.n_shared} example texts shared" + "".join(f", {n} only in {k}" for k, n in c.unmatched.items() if n)
+          + ")")  # fmt: skip
+    differ = c.examples[c.examples["all agree"] == False]  # noqa: E712  (None: not labeled in every run)
+    print(f"\n{len(differ)} example(s) where the runs disagree:")
+    for _, row in differ.iterrows():
+        text = row["text"] if len(row["text"]) <= args.width else row["text"][: args.width - 1] + "…"
+        labels = "  ".join(f"{n}[{row[f'idx in {n}']}]={row[n]}" for n in c.names)
+        print(f"  {labels}  gold={row['gold'] if row['gold'] is not None else '-'}  {text}")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """One search trajectory scored by each --scoring mode and the naive reference, side by side (tokens,
     time, forward calls per evaluation, tokens/s, peak memory, |ΔU| against float32 naive).
@@ -338,6 +364,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["jsonl", "csv", "parquet"], help="default: from the extension")
     export.add_argument("--all", action="store_true", help="include unlabeled examples")
     export.set_defaults(func=cmd_export)
+
+    compare = sub.add_parser("compare", help=cmd_compare.__doc__, description=cmd_compare.__doc__)
+    compare.add_argument(
+        "run_ids", nargs="+", metavar="RUN", help="two or more run ids (a unique prefix is enough)"
+    )
+    compare.add_argument("--width", type=int, default=70, help="characters of text shown per disagreement")
+    compare.set_defaults(func=cmd_compare)
 
     bench = sub.add_parser("bench", help=cmd_bench.__doc__, description=cmd_bench.__doc__)
     bench.add_argument(
