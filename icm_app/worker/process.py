@@ -27,12 +27,15 @@ def log_path(name: str) -> Path:
     return log
 
 
-def launch(args: list[str], log: Path, *, home: Path | None = None, append: bool = True) -> int:
-    """Run `icm ARGS...` detached (own session, so the app's exit does not kill it); returns its pid."""
+def launch(
+    args: list[str], log: Path, *, home: Path | None = None, append: bool = True, module: str = "icm_app.cli"
+) -> int:
+    """Run `icm ARGS...` (or `python -m MODULE ARGS...`) detached (own session, so the app's exit does not
+    kill it); returns its pid."""
     env = {**os.environ, "ICM_HOME": str(home or icm_home()), "PYTHONUNBUFFERED": "1"}
     with open(log, "ab" if append else "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "icm_app.cli", *args],
+            [sys.executable, "-m", module, *args],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
             start_new_session=True,
         )  # fmt: skip
@@ -70,6 +73,34 @@ def job_state(store: Store, kind: str, run_id: str) -> dict[str, Any] | None:
     else:
         state = "failed"
     return {**record, "state": state, "log": read_log(log_path(f"{kind}-{run_id}"))}
+
+
+def start_explain(store: Store, run_id: str, idx: int) -> int:
+    """Launch the "How ICM decides" job (`python -m icm_app.worker.explain RUN IDX`); returns its pid."""
+    log = log_path(f"explain-{run_id}")
+    pid = launch(
+        [run_id, str(idx)], log, home=store.path.parent, append=False, module="icm_app.worker.explain"
+    )
+    log.with_suffix(".json").write_text(json.dumps({"pid": pid, "started": time.time(), "idx": idx}))
+    return pid
+
+
+def explain_state(store: Store, run_id: str) -> dict[str, Any] | None:
+    """The run's last explain job: its example (idx), state running / finished / failed, and log tail."""
+    from .explain import result_kind
+
+    log = log_path(f"explain-{run_id}")
+    if not log.with_suffix(".json").exists():
+        return None
+    record = json.loads(log.with_suffix(".json").read_text())
+    result = store.latest_evaluation(run_id, result_kind(record["idx"]))
+    if is_alive(record["pid"]):
+        state = "running"
+    elif result is not None and result["at"] >= record["started"] and result.get("state") == "finished":
+        state = "finished"
+    else:
+        state = "failed"
+    return {**record, "state": state, "log": read_log(log)}
 
 
 def is_alive(pid: int | None) -> bool:
