@@ -4,6 +4,7 @@ import getpass
 
 import streamlit as st
 
+from icm_app.io.audit import audit_csv, label_history_rows
 from icm_app.ui.layout import page_frame
 from icm_app.ui.tables import FILTERS, apply_filters, audit_trail, inconsistent_pairs, labels_table
 
@@ -21,6 +22,9 @@ search = right.text_input("Search text", key="search")
 shown = apply_filters(table, filters, search)
 st.dataframe(shown, hide_index=True, height=360, column_config={
     "confidence": st.column_config.NumberColumn(help="log-odds toward the current label; higher is surer", format="%.2f"),
+    "suspicion": st.column_config.NumberColumn(
+        help="how likely the label is wrong, from the model's evidence, flips, rules and chains (no gold); "
+             "the Review page shows the most suspect first", format="%.2f"),
     "chain agreement": st.column_config.NumberColumn(
         help="share of restart chains (--restarts) that gave this label; below 1: unstable", format="%.2f"),
 })  # fmt: skip
@@ -29,14 +33,15 @@ st.caption(f"{len(shown)} of {len(table)} examples")
 st.subheader("Override")
 st.caption("An override pins the label: the running search uses it as fixed context and never changes it.")
 choices = {f"1 ({words[0]})": 1, f"0 ({words[1]})": 0, "unpin (let the search decide)": None}
+who = st.text_input(  # outside the form: the bulk override below uses it too
+    "Your name (kept in the audit trail)",
+    value=st.session_state.get("who") or getpass.getuser(),
+    key="who_input",
+)
 with st.form("override", clear_on_submit=True):
     ids = st.multiselect("Examples (idx)", table["idx"].tolist(), key=f"override_ids_{run_id}")
     label = st.radio("New label", list(choices), index=None, horizontal=True, key=f"override_label_{run_id}")
-    who_col, note_col = st.columns([1, 3])
-    who = who_col.text_input(
-        "Your name", value=st.session_state.get("who") or getpass.getuser(), key="who_input"
-    )
-    note = note_col.text_input("Note (kept in the audit trail)", key=f"override_note_{run_id}")
+    note = st.text_input("Note (kept in the audit trail)", key=f"override_note_{run_id}")
     submitted = st.form_submit_button("Apply override", type="primary")
 if submitted:
     if not ids:
@@ -53,12 +58,62 @@ if submitted:
         )
         st.rerun()
 
+st.subheader("Override all filtered examples")
+bulk_key = f"bulk_pending_{run_id}"
+bulk_cols = st.columns([2, 2, 1], vertical_alignment="bottom")
+bulk_label = bulk_cols[0].radio("New label for all of them", list(choices), index=None, horizontal=True,
+                                key=f"bulk_label_{run_id}")  # fmt: skip
+bulk_note = bulk_cols[1].text_input("Note", key=f"bulk_note_{run_id}")
+if bulk_cols[2].button(
+    f"Override all {len(shown)} filtered examples", key="bulk_start", disabled=shown.empty
+):
+    if bulk_label is None:
+        st.warning("Choose the new label (or unpin) first.")
+    else:  # the examples are fixed now: a later change of the filter does not change what is confirmed
+        st.session_state[bulk_key] = {"ids": [int(i) for i in shown["idx"]], "label": bulk_label}
+pending = st.session_state.get(bulk_key)
+if pending:
+    new, ids = choices[pending["label"]], pending["ids"]
+    rows = table.set_index("idx").loc[ids]
+    if new is None:
+        change = f"{int(rows['pinned'].sum())} of them are pinned now and will be unpinned"
+    else:
+        moved = int((rows["label"] != new).sum())
+        change = f"{moved} change label, {len(ids) - moved} keep theirs and are pinned to it"
+    st.warning(
+        f"Override {len(ids)} examples to {pending['label']}? {change}. Nothing changes until you confirm."
+    )
+    confirm, cancel = st.columns([1, 5])
+    if confirm.button(f"Confirm: override {len(ids)} examples", key="bulk_confirm", type="primary"):
+        st.session_state["who"] = who
+        for idx in ids:
+            store.add_override(run_id, idx, new, who=who.strip() or "unknown", note=bulk_note)
+        del st.session_state[bulk_key]
+        st.session_state["labels_flash"] = f"Saved overrides of {len(ids)} examples → {pending['label']}"
+        st.rerun()
+    if cancel.button("Cancel", key="bulk_cancel"):
+        del st.session_state[bulk_key]
+        st.rerun()
+
 with st.expander("Audit trail"):
     trail = audit_trail(store, run_id)
     if trail.empty:
         st.caption("No overrides yet.")
     else:
         st.dataframe(trail, hide_index=True)
+    st.download_button("Download the audit trail (CSV)", audit_csv(store, run_id), f"audit-{run_id}.csv",
+                       mime="text/csv", key="audit_csv")  # fmt: skip
+
+with st.expander("Label history of one example"):
+    pick = st.selectbox("Example (idx)", table["idx"].tolist(), index=None, key=f"history_idx_{run_id}")
+    if pick is not None:
+        st.text(table.set_index("idx").loc[pick, "text"])
+        history = label_history_rows(store, run_id, int(pick))
+        if history:
+            st.dataframe(history, hide_index=True, column_order=["chain", "iteration", "cause", "old_word", "new_word",
+                                                                 "new_pinned", "who", "when", "note"])  # fmt: skip
+        else:
+            st.caption("No recorded changes (runs stored before label history was kept have none).")
 
 with st.expander("Inconsistent pairs"):
     pairs = inconsistent_pairs(store, run_id)

@@ -1,8 +1,166 @@
-"""Review: the most suspect labels first, one card at a time, labeled by keyboard."""
+"""Review: the most suspect labels first, one card at a time, labeled by keyboard.
+
+The order, the card shown and the undo stack are UI state (st.session_state); every label lives in the store,
+and every change made here is an override (or, for undo, a restore) in the audit trail.
+"""
+
+import getpass
 
 import streamlit as st
 
+from icm_app.evaluation.compare import comparable_runs, label_stability
+from icm_app.evaluation.suspects import FORMULA, run_suspects
+from icm_app.io.audit import label_history_rows
 from icm_app.ui.layout import page_frame
+from icm_app.ui.tables import REVIEW_ORDERS, review_order
+
+NEIGHBOURS = 3  # cards shown on each side of the current one
 
 store, info = page_frame("Review")
-st.info("This view is being built.")
+run_id = info.id
+words = [w.strip() for w in info.task["label_words"]]
+examples = {e["idx"]: e for e in store.examples(run_id)}
+state = st.session_state
+
+
+def shortcuts(words: list[str]) -> list[str]:
+    """Keys for label 1 and label 0: the words' initials when they differ and are free, else 1 and 0."""
+    initials = [w[:1].upper() for w in words]
+    taken = {"C", "R", "U"}  # C and R are Streamlit's own; U is undo
+    if all(i.isalpha() and i not in taken for i in initials) and initials[0] != initials[1]:
+        return initials
+    return ["1", "0"]
+
+
+# -- the order and the deck of cards -------------------------------------------------------------------
+top = st.columns([2, 2, 1, 1], vertical_alignment="bottom")
+order = top[0].selectbox("Order", REVIEW_ORDERS, key=f"review_order_{run_id}")
+others = comparable_runs(store, run_id)
+compared = top[1].multiselect(
+    "Compare with runs of the same texts",
+    [r.id for r, _ in others],
+    format_func=lambda i: next(f"{r.name} ({n} shared)" for r, n in others if r.id == i),
+    key=f"review_compare_{run_id}",
+    help="Their labels feed the ranking: a label other runs do not share is more suspect.",
+)
+k = top[2].number_input("K", 1, max(1, len(examples)), min(10, len(examples)), key=f"review_k_{run_id}")
+stability = label_stability(store, run_id, compared) if compared else None
+ranking = run_suspects(store, run_id, stability=stability)
+suspect = {s.idx: s for s in ranking}
+full = review_order(ranking, list(examples), order)
+
+deck_key, pos_key, undo_key = f"review_deck_{run_id}", f"review_pos_{run_id}", f"review_undo_{run_id}"
+basis = (order, tuple(compared))
+if state.get(f"review_basis_{run_id}") != basis:  # a new order: all cards in it, from the first
+    state[f"review_basis_{run_id}"], state[deck_key], state[pos_key] = basis, full, 0
+if top[3].button(f"Review the top {k}", key="review_top", type="primary"):
+    state[deck_key], state[pos_key] = full[: int(k)], 0
+deck = [i for i in state[deck_key] if i in examples]
+if not deck:
+    st.info("No examples to review.")
+    st.stop()
+state[pos_key] = pos = min(max(state.get(pos_key, 0), 0), len(deck) - 1)
+idx = deck[pos]
+st.caption(
+    f"{len(deck)} cards, {order}"
+    + (f" (the top {len(deck)} of {len(full)})" if len(deck) < len(full) else "")
+    + f". Ranked without gold: {FORMULA}."
+)
+
+st.text_input("Your name (kept in the audit trail)", value=state.get("who") or getpass.getuser(),
+                    key="review_who")  # fmt: skip
+
+
+def change(idx: int, pos: int, new_label: int | None) -> None:
+    """An override of the card's example (None unpins), remembered for undo; then the next card."""
+    now = store.labels(run_id).get(idx, {"label": None, "pinned": False})
+    state.setdefault(undo_key, []).append({"idx": idx, "label": now["label"], "pinned": bool(now["pinned"])})
+    state["who"] = who = state["review_who"].strip() or "unknown"  # the field as typed (callbacks run first)
+    store.add_override(run_id, idx, new_label, who=who, note="card view")
+    state[pos_key] = min(pos + 1, len(deck) - 1)
+
+
+def go_to(pos: int) -> None:
+    state[pos_key] = pos
+
+
+def undo() -> None:
+    """Put back the label and pinned state the last change here replaced, and show that card."""
+    last = state[undo_key].pop()
+    who = state["review_who"].strip() or "unknown"
+    store.restore_label(run_id, last["idx"], last["label"], last["pinned"], who=who, note="undo in the card view")  # fmt: skip
+    if last["idx"] in deck:
+        state[pos_key] = deck.index(last["idx"])
+
+
+# -- the card -------------------------------------------------------------------------------------------
+current = store.labels(run_id).get(idx, {"label": None, "pinned": False, "score": None})
+card, side = st.columns([3, 2])
+with card.container(border=True):
+    st.subheader(f"Example {idx}")
+    st.caption(f"Card {pos + 1} of {len(deck)}")
+    for name, value in examples[idx]["fields"].items():
+        st.markdown(f"**{name}**")
+        st.text(str(value))
+    label = current["label"]
+    st.markdown(
+        "Label: " + ("**unlabeled**" if label is None else f"**{label} ({words[1 - label]})**")
+        + (" · pinned by a human" if current["pinned"] else " · set by the search")
+    )  # fmt: skip
+    s = suspect.get(idx)
+    if s is not None and s.p_label1 is not None:
+        cols = st.columns(2)
+        cols[0].metric(f"P({words[0]})", f"{s.p_label1:.2f}")
+        cols[1].metric(f"P({words[1]})", f"{1 - s.p_label1:.2f}")
+        st.caption(
+            "The model's probability of each label word, given all the other labels as demonstrations."
+        )
+    else:
+        st.caption("No model probability yet: the search has not scored this example.")
+    keys = shortcuts(words)
+    buttons = st.columns(6)
+    for col, value, key in ((buttons[0], 1, keys[0]), (buttons[1], 0, keys[1])):
+        col.button(f"{value} {words[1 - value]}", key=f"set_{value}", shortcut=key, on_click=change,
+                   args=(idx, pos, value), type="primary" if label == value else "secondary")  # fmt: skip
+    buttons[2].button("Unpin", key="unpin", on_click=change, args=(idx, pos, None), disabled=not current["pinned"],
+                      help="Let the search decide this label again")  # fmt: skip
+    buttons[3].button("Back", key="back", shortcut="Left", disabled=pos == 0,
+                      on_click=go_to, args=(pos - 1,))  # fmt: skip
+    buttons[4].button("Skip", key="skip", shortcut="Right", disabled=pos == len(deck) - 1,
+                      on_click=go_to, args=(pos + 1,))  # fmt: skip
+    buttons[5].button("Undo", key="undo", shortcut="U", disabled=not state.get(undo_key), on_click=undo)
+    st.caption(f"Keys: {keys[0]} / {keys[1]} set the label, ← back, → skip, U undo.")
+
+with side:
+    st.markdown("**Why it is suspect**")
+    if s is None:
+        st.caption("Unlabeled: nothing to suspect yet.")
+    else:
+        st.write(
+            f"Suspicion **{s.suspicion:.2f}** (rank {ranking.index(s) + 1} of {len(ranking)}): {s.reason}."
+        )
+        st.dataframe([
+            {"signal": "log-odds against the label", "value": "no score" if s.against is None else f"{s.against:.2f}"},
+            {"signal": "flips", "value": str(s.flips)},
+            {"signal": "violated rules", "value": ", ".join(s.violated) or "none"},
+            {"signal": "chain agreement",
+             "value": "one chain" if s.chain_disagreement is None else f"{1 - s.chain_disagreement:.0%}"},
+            {"signal": "agreement of compared runs",
+             "value": "none compared" if s.run_disagreement is None else f"{1 - s.run_disagreement:.0%}"},
+        ], hide_index=True)  # fmt: skip
+    st.markdown("**Neighbours in this order**")
+    for i in range(max(0, pos - NEIGHBOURS), min(len(deck), pos + NEIGHBOURS + 1)):
+        n = deck[i]
+        text = " | ".join(map(str, examples[n]["fields"].values()))
+        mark = "▶ " if i == pos else ""
+        score = f"{suspect[n].suspicion:.2f}" if n in suspect else "unlabeled"
+        st.button(f"{mark}{i + 1}. #{n} · {score} · {text[:50]}", key=f"goto_{n}", disabled=i == pos,
+                  on_click=go_to, args=(i,), width="stretch")  # fmt: skip
+
+st.markdown("**Label history**")
+history = label_history_rows(store, run_id, idx)
+if history:
+    st.dataframe(history, hide_index=True, column_order=["chain", "iteration", "cause", "old_word", "new_word",
+                                                         "new_pinned", "who", "when", "note"])  # fmt: skip
+else:
+    st.caption("No recorded changes (runs stored before label history was kept have none).")

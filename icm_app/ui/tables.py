@@ -7,6 +7,7 @@ from collections import defaultdict
 import pandas as pd
 
 from ..core.consistency import find_violations, group_members
+from ..evaluation.suspects import Suspect, rank_suspects
 from ..store.sqlite_store import Store
 from ..worker.runner import stored_examples
 
@@ -32,6 +33,7 @@ def labels_table(store: Store, run_id: str) -> pd.DataFrame:
         for i in v.ids:
             broken[i].add(v.rule)
     gold = {e["idx"]: e["gold"] for e in store.examples(run_id)}
+    suspicion = {s.idx: s.suspicion for s in rank_suspects(stored, violated=broken)}
     rows = []
     for e in examples:
         s = stored.get(e.idx, {})
@@ -41,6 +43,7 @@ def labels_table(store: Store, run_id: str) -> pd.DataFrame:
             "text": " | ".join(e.fields.values()),
             "label": label,
             "confidence": None if score is None or label is None else (score if label == 1 else -score),
+            "suspicion": suspicion.get(e.idx),  # see icm_app.evaluation.suspects: higher = more likely wrong
             "flips": s.get("flips", 0),
             "chain agreement": s.get("agreement"),  # share of restart chains giving this label (None: 1 chain)
             "violations": ", ".join(sorted(broken[e.idx])),
@@ -49,6 +52,22 @@ def labels_table(store: Store, run_id: str) -> pd.DataFrame:
             "group": e.group,
         })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+REVIEW_ORDERS = ("most suspect first", "least confident first", "index")
+
+
+def review_order(ranking: list[Suspect], all_idx: list[int], order: str) -> list[int]:
+    """The card view's order over every example: labeled ones by suspicion (the ranking's order) or by
+    confidence toward their label (lowest first), unlabeled ones after them; or plainly by idx."""
+    if order not in REVIEW_ORDERS:
+        raise ValueError(f"unknown order {order!r}; choose one of {', '.join(REVIEW_ORDERS)}")
+    if order == "index":
+        return sorted(all_idx)
+    if order == "least confident first":
+        ranking = sorted(ranking, key=lambda s: (-(s.against if s.against is not None else 0.0), s.idx))
+    labeled = [s.idx for s in ranking]
+    return labeled + sorted(set(all_idx) - set(labeled))
 
 
 def runs_table(store: Store, runs: list) -> pd.DataFrame:
