@@ -31,8 +31,8 @@ TASK = TaskSpec(name="t", template="Text: {text}\nLabel:", label_words=WORDS)
 class PromptFake(PromptScorer):
     """The real prompt renderer with the fake scorer's log-odds: real prompts, known numbers."""
 
-    def __init__(self, examples, signal, coupling: float = 0.3) -> None:
-        super().__init__(examples, TASK, backend=None)
+    def __init__(self, examples, signal, coupling: float = 0.3, task: TaskSpec = TASK) -> None:
+        super().__init__(examples, task, backend=None)
         self.fake = FakeScorer(signal, coupling)
 
     def score(self, queries):

@@ -175,7 +175,7 @@ def explain_example(
     n, t, over = search_temperature(c, state.iteration)
     segments = scorer.prompt(Query(context, idx)) if hasattr(scorer, "prompt") else None
     demos = [
-        {"idx": i, "label": y, "text": segments[k] if segments else f"example {i} labeled {label_words[1 - y]}"}
+        {"idx": i, "label": y, "text": segments[k] if segments else f"example {i}: {label_words[1 - y].strip()}\n"}
         for k, (i, y) in enumerate(context)
     ]  # fmt: skip
     example = annealer.examples[idx]

@@ -1,0 +1,132 @@
+"""The "How ICM decides" page (issue 14) headlessly: choosing an example, a stored explanation rendered step by
+step with its numbers, the stale notice, and the button that launches the background job (mocked here; the
+real launcher is tested in test_explain.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+from conftest import hashed_signal
+from test_app_pages import make_run, page
+from test_explain import PromptFake
+
+from icm_app.store.sqlite_store import Store
+from icm_app.tasks.presets import TaskSpec
+from icm_app.ui.tables import labels_table
+from icm_app.worker import explain as job
+from icm_app.worker import process
+from icm_app.worker.runner import stored_examples
+
+STEPS = [
+    "1. What the model read",
+    "2. What it answered",
+    "3. What that adds to P",
+    "5. The rules it takes part in",
+]
+
+
+def text(at) -> str:
+    return "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
+
+
+@pytest.fixture
+def run(icm_home) -> str:
+    return make_run("explain page run")
+
+
+def explain(store: Store, run_id: str, idx: int) -> dict:
+    """The job in-process with the run's real prompts and the fake scorer's numbers (as make_run searched)."""
+    examples, _ = stored_examples(store, run_id)
+    task = TaskSpec.from_dict(store.run(run_id).task)
+    return job.explain_run(store, run_id, idx, scorer=PromptFake(examples, hashed_signal(12), task=task))
+
+
+def most_uncertain(run_id: str) -> int:
+    table = labels_table(Store(), run_id)
+    return int(table.loc[table["confidence"].abs().idxmin(), "idx"])
+
+
+def test_the_default_example_is_the_most_uncertain_and_nothing_is_explained_yet(run):
+    at = page("how_icm_decides", run=run).run()
+    assert not at.exception
+    box = at.selectbox(key=f"explain_{run}")
+    assert box.value == most_uncertain(run) and "most uncertain" in box.format_func(box.value)
+    assert "Not explained yet" in text(at) and not at.subheader
+    assert at.button(key="explain").label == "Explain with the model"
+
+
+def test_a_stored_explanation_is_shown_step_by_step_with_its_numbers(run):
+    store = Store()
+    idx = most_uncertain(run)
+    r = explain(store, run, idx)
+    at = page("how_icm_decides", run=run).run()
+    assert not at.exception
+    titles = [s.value for s in at.subheader]
+    assert [t for t in titles if not t.startswith("4.")] == STEPS and titles[3].startswith(
+        f"4. If #{idx} were"
+    )
+    shown = text(at)
+    assert f"iteration {r['iteration']}" in shown and "stale" not in shown
+    assert f"{r['probabilities'][0]:.3f}" in shown and f"{r['p_term']:+.4f}" in shown
+    assert f"ΔU = {r['U_flipped']:.3f} − {r['U']:.3f} = {r['delta']:+.3f}" in shown
+    assert f"{r['acceptance']:.4g}" in at.latex[0].value and f"{r['temperature']:.4f}" in at.latex[0].value
+    demos = at.code[0].value
+    assert demos.count("item ") == len(r["demonstrations"]) == 11 and at.code[1].value == r["query"]
+    assert f"item {idx}\n" not in demos  # the example's own label is never in its prompt
+    assert "exclusive" in shown and len(at.dataframe) == 1  # make_run's groups of 3 with the exclusive rule
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_choosing_another_example_and_coming_back(run):
+    store = Store()
+    idx = most_uncertain(run)
+    explain(store, run, idx)
+    other = (idx + 1) % 12
+    at = page("how_icm_decides", run=run).run()
+    at.selectbox(key=f"explain_{run}").set_value(other).run()
+    assert not at.exception and "Not explained yet" in text(at) and not at.subheader
+    assert f"item {other}" in at.markdown[1].value  # the chosen example's full text
+    at.selectbox(key=f"explain_{run}").set_value(idx).run()
+    assert len(at.subheader) == 5
+
+
+def test_changed_labels_mark_the_explanation_stale(run):
+    store = Store()
+    idx = most_uncertain(run)
+    explain(store, run, idx)
+    other = (idx + 1) % 12
+    store.add_override(run, other, 1 - store.labels(run)[other]["label"])
+    at = page("how_icm_decides", run=run).run()
+    assert "stale" in at.warning[0].value and len(at.subheader) == 5
+
+
+def test_the_button_launches_the_job_and_the_page_shows_it_running_then_failed(run, monkeypatch):
+    started = []
+
+    def fake_start(store, run_id, idx):  # records a live pid (this process) as the real launcher does
+        started.append((run_id, idx))
+        log = process.log_path(f"explain-{run_id}")
+        log.write_text("loading the model\n")
+        log.with_suffix(".json").write_text(
+            json.dumps({"pid": os.getpid(), "started": time.time(), "idx": idx})
+        )
+        return os.getpid()
+
+    monkeypatch.setattr(process, "start_explain", fake_start)
+    at = page("how_icm_decides", run=run).run()
+    box = at.selectbox(key=f"explain_{run}")
+    box.set_value(3).run()
+    at.button(key="explain").click().run()
+    assert started == [(run, 3)] and not at.exception
+    assert "reading the prompts for example #3" in at.info[0].value and at.button(key="explain").disabled
+    record = process.log_path(f"explain-{run}").with_suffix(".json")  # the job dies without a result
+    record.write_text(json.dumps({"pid": 0, "started": time.time(), "idx": 3}))
+    Store().add_evaluation(
+        run, job.result_kind(3), {"idx": 3, "state": "failed", "error": "ValueError: boom"}
+    )
+    at.run()
+    assert "failed" in at.error[0].value and "loading the model" in at.code[0].value
+    assert not at.button(key="explain").disabled
