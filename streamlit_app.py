@@ -23,6 +23,8 @@ apart and used only to measure agreement — the search never sees it. If the co
 model, ICM stays at chance; the Evaluate page checks for that.
 """
 )
+page_link("How ICM decides", "How ICM decides: one example, step by step, with a run's real numbers",
+          info.id if info else None, icon=":material/school:")  # fmt: skip
 st.subheader("Where to start")
 steps = [
     ("Data", "load a file or a bundled sample, pick a task preset, check the prompt, create a run"),

@@ -130,3 +130,10 @@ def test_the_button_launches_the_job_and_the_page_shows_it_running_then_failed(r
     at.run()
     assert "failed" in at.error[0].value and "loading the model" in at.code[0].value
     assert not at.button(key="explain").disabled
+
+
+def test_the_home_pages_introduction_links_here_keeping_the_open_run(run):
+    at = page("home", run=run).run()
+    links = [link for link in at.main.get("page_link") if link.proto.page == "how_icm_decides"]
+    assert not at.exception and len(links) == 1 and f"run={run}" in links[0].proto.query_string
+    assert "How ICM decides" in links[0].proto.label
