@@ -2,14 +2,17 @@
 
 from pathlib import Path
 
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from icm_app.evaluation.report import check_evaluation
 from icm_app.evaluation.salience import EXPLANATION
+from icm_app.evaluation.suspects import DEFAULT_KS, FORMULA, precision_at_k, run_suspects
 from icm_app.io.loaders import DataError, save_upload
 from icm_app.paths import HELD_OUT, icm_home, sample_path
 from icm_app.ui.charts import accuracy_figure, agreement_figure, confusion_figure, plot_config
-from icm_app.ui.layout import page_frame
+from icm_app.ui.layout import page_frame, page_link
 from icm_app.ui.tables import labels_table
 from icm_app.worker.process import job_state, start_job
 
@@ -35,6 +38,51 @@ else:
         hide_index=True,
         height=min(240, 35 * (len(wrong) + 1) + 3),
     )
+
+
+def precision_figure(results: list[dict]) -> go.Figure:
+    """Share of wrong labels among the top K suspects against a random K, side by side for each K."""
+    xs = [f"K = {r['k']}" for r in results]
+    fig = go.Figure([
+        go.Bar(name="top K by suspicion", x=xs, y=[r["precision"] for r in results], marker_color="#d62728",
+               text=[f"{r['wrong_in_top']}/{r['k']}" for r in results], textposition="outside"),
+        go.Bar(name="random K (expected)", x=xs, y=[r["random"] for r in results], marker_color="#7f7f7f",
+               text=[f"{r['random']:.2f}" for r in results], textposition="outside"),
+    ])  # fmt: skip
+    fig.update_layout(barmode="group", height=300, margin=dict(t=40, b=10), title="Precision at K: share wrong",
+                      yaxis=dict(range=[0, 1.1], title="share disagreeing with gold"), legend=dict(orientation="h"))  # fmt: skip
+    return fig
+
+
+st.subheader("Suspect labels (ranked without gold)")
+ranking = run_suspects(store, run_id)
+st.caption(f"Ranked from the model's own evidence, never from gold: {FORMULA}.")
+if not ranking:
+    st.caption("No labels yet.")
+else:
+    labels = {s.idx: s.label for s in ranking}
+    gold = {e["idx"]: e["gold"] for e in store.examples(run_id)}
+    n_graded = precision_at_k(ranking, labels, gold, 0)["n_graded"]
+    if not n_graded:
+        st.info("Precision at K needs gold: this run's data has none. The most suspect labels are below.")
+    else:
+        results = [
+            precision_at_k(ranking, labels, gold, k) for k in sorted({min(k, n_graded) for k in DEFAULT_KS})
+        ]
+        left, right = st.columns([3, 2])
+        left.plotly_chart(precision_figure(results), key="suspect_precision", config=plot_config())
+        first = results[0]
+        right.write(
+            f"Of the **{first['k']} most suspect** labels, **{first['wrong_in_top']}** disagree with gold "
+            f"({first['precision']:.0%}); {first['k']} labels drawn at random would hold {first['random']:.0%} "
+            f"wrong on average ({first['n_wrong']} of the {first['n_graded']} labels with gold are wrong)."
+        )
+    top = pd.DataFrame([{"rank": r + 1, "idx": s.idx, "suspicion": round(s.suspicion, 2), "label": s.label,
+                         **({"gold": gold.get(s.idx)} if n_graded else {}), "why": s.reason}
+                        for r, s in enumerate(ranking[:10])])  # fmt: skip
+    st.dataframe(top, hide_index=True)
+    page_link("Review", "Review the most suspect labels one by one", run_id, icon=":material/fact_check:")
+
 
 st.subheader("Search or objective?")
 found = store.latest_evaluation(run_id, "diagnosis")

@@ -6,12 +6,14 @@ end on a real model's labels (the screenshot in docs/screenshots/review.png is o
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import FakeScorer, hashed_signal
 from test_app_pages import page
 
 from icm_app.core.config import SearchConfig
-from icm_app.evaluation.suspects import run_suspects, sigmoid
+from icm_app.evaluation.suspects import precision_at_k, run_suspects, sigmoid
 from icm_app.io.loaders import build_dataset
 from icm_app.scoring.models import ScorerConfig
 from icm_app.store.sqlite_store import Store
@@ -175,6 +177,37 @@ def test_labels_page_shows_an_examples_history_and_offers_the_audit_csv(icm_home
     history = at.dataframe[-1].value
     assert "Ada" in history["who"].tolist()
     assert at.get("download_button")
+
+
+# -- the Evaluate page: precision at K ----------------------------------------------------------------------
+def test_evaluate_page_shows_precision_at_k_against_a_random_k(icm_home):
+    """Catches bars that are not precision_at_k's numbers, or a K beyond the labeled count."""
+    run_id = long_run()
+    store = Store()
+    ranking = run_suspects(store, run_id)
+    labels = {s.idx: s.label for s in ranking}
+    gold = {e["idx"]: e["gold"] for e in store.examples(run_id)}
+    at = page("evaluate").run()
+    assert not at.exception and "Suspect labels (ranked without gold)" in [h.value for h in at.subheader]
+    chart = next(c for c in at.get("plotly_chart") if "Precision at K" in c.proto.spec)
+    bars = json.loads(chart.proto.spec)["data"]
+    assert bars[0]["x"] == ["K = 5", "K = 10", "K = 12"]  # 20 capped at the 12 labeled
+    assert bars[0]["y"] == [precision_at_k(ranking, labels, gold, k)["precision"] for k in (5, 10, 12)]
+    assert bars[1]["y"] == [precision_at_k(ranking, labels, gold, 5)["random"]] * 3
+    p5 = precision_at_k(ranking, labels, gold, 5)
+    assert any(f"**{p5['wrong_in_top']}** disagree with gold" in m.value for m in at.markdown)
+
+
+def test_evaluate_page_without_gold_says_precision_needs_it_and_shows_the_ranking(icm_home):
+    run_id = long_run()
+    store = Store()
+    store.db.execute("UPDATE examples SET gold = NULL WHERE run_id = ?", (run_id,))
+    at = page("evaluate").run()
+    assert not at.exception
+    assert any("Precision at K needs gold" in i.value for i in at.info)
+    top = next(d.value for d in at.dataframe if "why" in d.value.columns)
+    assert top["idx"].tolist() == [s.idx for s in run_suspects(store, run_id)[:10]]
+    assert "gold" not in top.columns
 
 
 # -- the real bundled model ----------------------------------------------------------------------------------
