@@ -64,11 +64,10 @@ idx = deck[pos]
 st.caption(
     f"{len(deck)} cards, {order}"
     + (f" (the top {len(deck)} of {len(full)})" if len(deck) < len(full) else "")
-    + f". Ranked without gold: {FORMULA}."
 )
-
-st.text_input("Your name (kept in the audit trail)", value=state.get("who") or getpass.getuser(),
-                    key="review_who")  # fmt: skip
+st.text_input(
+    "Your name (kept in the audit trail)", value=state.get("who") or getpass.getuser(), key="review_who"
+)
 
 
 def change(idx: int, pos: int, new_label: int | None) -> None:
@@ -139,6 +138,7 @@ with side:
         st.write(
             f"Suspicion **{s.suspicion:.2f}** (rank {ranking.index(s) + 1} of {len(ranking)}): {s.reason}."
         )
+        st.caption(f"Ranked without gold: {FORMULA}.")
         st.dataframe([
             {"signal": "log-odds against the label", "value": "no score" if s.against is None else f"{s.against:.2f}"},
             {"signal": "flips", "value": str(s.flips)},
