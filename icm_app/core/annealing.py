@@ -159,6 +159,12 @@ class Annealer:
         """The example keeps its label (so U is unchanged) but the search may change it again."""
         self.state.pinned.pop(idx, None)
 
+    def unlabel(self, idx: int) -> None:
+        """Undo back to unlabeled: the example loses its label and pin (the completion phase may label it)."""
+        self.state.pinned.pop(idx, None)
+        if self.state.labels.pop(idx, None) is not None:
+            self._current = None
+
     # -- Algorithm 1 -------------------------------------------------------------------------------
     def initialize(self) -> Evaluation:
         """Label K random unpinned examples with balanced random labels, then ConsistencyFix."""

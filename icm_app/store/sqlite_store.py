@@ -122,9 +122,25 @@ def _m7_chains_and_phases(db: sqlite3.Connection) -> None:
     )
 
 
+def _m8_label_history(db: sqlite3.Connection) -> None:
+    """Label history (issue 14): every change of an example's label or pin, per chain and iteration, so the
+    labels can be rebuilt at any iteration. `runs.history` is 1 for runs whose history is complete (created
+    after this migration); older runs cannot be replayed. Overrides gain `kind` ('override' or 'restore', the
+    Review page's undo), the pin they replaced (`old_pinned`) and the chain whose checkpoint first held them."""
+    db.execute(
+        "CREATE TABLE label_changes (run_id TEXT, chain INTEGER, iteration INTEGER, idx INTEGER, "
+        "old_label INTEGER, new_label INTEGER, old_pinned INTEGER, new_pinned INTEGER, "
+        "PRIMARY KEY (run_id, chain, iteration, idx))"
+    )
+    db.execute("ALTER TABLE runs ADD COLUMN history INTEGER DEFAULT 0")
+    db.execute("ALTER TABLE overrides ADD COLUMN kind TEXT DEFAULT 'override'")
+    db.execute("ALTER TABLE overrides ADD COLUMN old_pinned INTEGER")
+    db.execute("ALTER TABLE overrides ADD COLUMN applied_chain INTEGER")
+
+
 MIGRATIONS = [
     _m1_initial, _m2_worker_pid, _m3_evaluations, _m4_jobs, _m5_override_iteration, _m6_objective_terms,
-    _m7_chains_and_phases,
+    _m7_chains_and_phases, _m8_label_history,
 ]  # fmt: skip
 
 
@@ -206,6 +222,8 @@ class Store:
                 (run_id, name, now, now, "created", json.dumps(task), json.dumps(search),
                  json.dumps(scorer), data_source, model, None, None),
             )  # fmt: skip
+            if len(MIGRATIONS) >= 8:  # its label history is complete from the start (replayable)
+                db.execute("UPDATE runs SET history = 1 WHERE id = ?", (run_id,))
             db.executemany(
                 "INSERT INTO examples VALUES (?,?,?,?,?,?,?)",
                 [
@@ -266,6 +284,7 @@ class Store:
                 "commands",
                 "evaluations",
                 "chains",
+                "label_changes",
             ):
                 db.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM runs WHERE id = ?", (run_id,))
@@ -289,7 +308,8 @@ class Store:
         try:
             rows = self.db.execute("SELECT * FROM labels WHERE run_id = ?", (run_id,)).fetchall()
             pending = self.db.execute(
-                "SELECT idx, new_label FROM overrides WHERE run_id = ? AND applied = 0 ORDER BY id", (run_id,)
+                "SELECT idx, new_label, pinned, kind FROM overrides WHERE run_id = ? AND applied = 0 ORDER BY id",
+                (run_id,),
             ).fetchall()
         finally:
             self.db.execute("COMMIT")
@@ -298,11 +318,16 @@ class Store:
                        "agreement": r["agreement"]}
             for r in rows
         }  # fmt: skip
-        for idx, new_label in pending:
+        for idx, new_label, pinned, kind in pending:
+            if kind == "restore" and new_label is None:  # undo back to unlabeled
+                out.pop(idx, None)
+                continue
             entry = out.setdefault(
                 idx, {"label": None, "pinned": False, "score": None, "flips": 0, "agreement": None}
             )
-            if new_label is None:
+            if kind == "restore":
+                entry["label"], entry["pinned"] = new_label, bool(pinned)
+            elif new_label is None:
                 entry["pinned"] = False
             else:
                 entry["label"], entry["pinned"] = new_label, True
@@ -325,11 +350,13 @@ class Store:
         transaction (so no reader sees an override neither pending nor in the labels).
         """
         now = time.time()
+        chain = event.get("chain") or 0
         with self.transaction() as db:
             db.executemany(
-                "UPDATE overrides SET applied = 1, applied_iteration = ? WHERE id = ?",
-                [(event.get("iteration"), i) for i in applied_overrides],
+                "UPDATE overrides SET applied = 1, applied_iteration = ?, applied_chain = ? WHERE id = ?",
+                [(event.get("iteration"), chain, i) for i in applied_overrides],
             )
+            self._record_history(db, run_id, chain, int(state["iteration"]), state)
             db.execute(
                 f"INSERT OR REPLACE INTO events (run_id, {', '.join(EVENT_COLUMNS)}) "
                 f"VALUES (?, {', '.join('?' * len(EVENT_COLUMNS))})",
@@ -342,6 +369,77 @@ class Store:
             )
             db.execute("UPDATE runs SET updated = ? WHERE id = ?", (now, run_id))
 
+    def _record_history(
+        self, db: sqlite3.Connection, run_id: str, chain: int, iteration: int, state: dict[str, Any]
+    ) -> None:
+        """One row per example whose label or pin differs from the chain's previous recorded state (so an
+        override applied between iterations is in the diff of the iteration whose checkpoint holds it).
+
+        The previous state is rebuilt from the history itself, not from the labels table (which overrides
+        and restarts also write), so `labels_at` always equals the checkpointed labels."""
+        row = db.execute("SELECT history FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if not row or not row[0]:
+            return  # a run from before migration 8: its history would start mid-way
+        db.execute(
+            "DELETE FROM label_changes WHERE run_id = ? AND chain = ? AND iteration >= ?",
+            (run_id, chain, iteration),
+        )  # a re-recorded iteration replaces its rows
+        before = self._fold_history(db, run_id, chain, iteration - 1)
+        pinned = {int(k) for k in state["pinned"]}
+        after = {int(k): (int(v), int(k) in pinned) for k, v in state["labels"].items()}
+        rows = []
+        for idx in sorted(set(before) | set(after)):
+            old, new = before.get(idx, (None, False)), after.get(idx, (None, False))
+            if old != new:
+                rows.append((run_id, chain, iteration, idx, old[0], new[0], int(old[1]), int(new[1])))
+        db.executemany("INSERT INTO label_changes VALUES (?,?,?,?,?,?,?,?)", rows)
+
+    @staticmethod
+    def _fold_history(
+        db: sqlite3.Connection, run_id: str, chain: int, iteration: int
+    ) -> dict[int, tuple[int, bool]]:
+        """idx -> (label, pinned) after `iteration` of `chain`, from its label changes (unlabeled: absent)."""
+        rows = db.execute(
+            "SELECT idx, new_label, new_pinned FROM label_changes WHERE run_id = ? AND chain = ? AND iteration <= ? "
+            "ORDER BY iteration",
+            (run_id, chain, iteration),
+        )
+        out: dict[int, tuple[int, bool]] = {}
+        for idx, label, pinned in rows:
+            if label is None:
+                out.pop(idx, None)
+            else:
+                out[idx] = (label, bool(pinned))
+        return out
+
+    def _shown_chain(self, run_id: str) -> int:
+        row = self.db.execute("SELECT chain FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return (row[0] or 0) if row else 0
+
+    def has_history(self, run_id: str) -> bool:
+        """Whether the run was recorded with label history (created after migration 8), so it can be replayed."""
+        row = self.db.execute("SELECT history FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return bool(row and row[0])
+
+    def labels_at(self, run_id: str, iteration: int, chain: int | None = None) -> dict[int, dict[str, Any]]:
+        """The labels as checkpointed after `iteration` of `chain` (default: the run's shown chain): idx ->
+        {"label", "pinned"}; examples unlabeled at that point are absent. Only for runs with `has_history`."""
+        chain = self._shown_chain(run_id) if chain is None else chain
+        folded = self._fold_history(self.db, run_id, chain, iteration)
+        return {i: {"label": label, "pinned": pinned} for i, (label, pinned) in sorted(folded.items())}
+
+    def label_history(self, run_id: str, idx: int) -> list[dict[str, Any]]:
+        """Every recorded change of one example (chain, iteration, old/new label, old/new pinned), in order."""
+        rows = self.db.execute(
+            "SELECT chain, iteration, old_label, new_label, old_pinned, new_pinned FROM label_changes "
+            "WHERE run_id = ? AND idx = ? ORDER BY chain, iteration",
+            (run_id, idx),
+        )
+        return [
+            {**dict(r), "old_pinned": bool(r["old_pinned"]), "new_pinned": bool(r["new_pinned"])}
+            for r in rows
+        ]
+
     def _write_labels(
         self,
         db: sqlite3.Connection,
@@ -351,6 +449,11 @@ class Store:
         changed: dict[int, tuple[int | None, int]],
     ) -> None:
         pinned = {int(k) for k in state["pinned"]}
+        keep = {int(k) for k in state["labels"]}
+        stale = [
+            r[0] for r in db.execute("SELECT idx FROM labels WHERE run_id = ?", (run_id,)) if r[0] not in keep
+        ]  # an example the search no longer labels (a restore back to unlabeled)
+        db.executemany("DELETE FROM labels WHERE run_id = ? AND idx = ?", [(run_id, i) for i in stale])
         for key, label in state["labels"].items():
             idx = int(key)
             flip = 1 if idx in changed and changed[idx][0] is not None else 0
@@ -368,8 +471,7 @@ class Store:
     def events(self, run_id: str, chain: int | None = None) -> list[dict[str, Any]]:
         """One chain's events (default: the run's shown chain: the running one, then the best)."""
         if chain is None:
-            row = self.db.execute("SELECT chain FROM runs WHERE id = ?", (run_id,)).fetchone()
-            chain = (row[0] or 0) if row else 0
+            chain = self._shown_chain(run_id)
         rows = self.db.execute(
             "SELECT * FROM events WHERE run_id = ? AND chain = ? ORDER BY iteration", (run_id, chain)
         )
@@ -424,14 +526,21 @@ class Store:
     ) -> None:
         """Pin `idx` to `new_label` (None unpins); recorded in the audit trail, applied by the runner."""
         with self.transaction() as db:
-            row = db.execute(
-                "SELECT label FROM labels WHERE run_id = ? AND idx = ?", (run_id, idx)
-            ).fetchone()
-            old = row[0] if row else None
+            old, old_pinned = self._effective_label(db, run_id, idx)
             db.execute(
-                "INSERT INTO overrides (run_id, idx, old_label, new_label, pinned, who, at, note) "
-                "VALUES (?,?,?,?,?,?,?,?)",
-                (run_id, idx, old, new_label, int(new_label is not None), who, time.time(), note),
+                "INSERT INTO overrides (run_id, idx, old_label, new_label, pinned, who, at, note, kind, old_pinned) "
+                "VALUES (?,?,?,?,?,?,?,?,'override',?)",
+                (
+                    run_id,
+                    idx,
+                    old,
+                    new_label,
+                    int(new_label is not None),
+                    who,
+                    time.time(),
+                    note,
+                    int(old_pinned),
+                ),
             )
             if new_label is None:
                 db.execute("UPDATE labels SET pinned = 0 WHERE run_id = ? AND idx = ?", (run_id, idx))
@@ -441,6 +550,50 @@ class Store:
                        ON CONFLICT(run_id, idx) DO UPDATE SET label = excluded.label, pinned = 1""",
                     (run_id, idx, new_label),
                 )
+
+    def restore_label(
+        self, run_id: str, idx: int, label: int | None, pinned: bool, *, who: str, note: str = ""
+    ) -> None:
+        """Set `idx`'s label AND pinned state exactly as given (label None: unlabeled again): the Review
+        page's undo puts back what was there before an override. Kept in the audit trail (kind 'restore')
+        and applied by the runner between iterations like an override; `labels()` shows it at once."""
+        if label is None and pinned:
+            raise ValueError("an unlabeled example cannot be pinned")
+        with self.transaction() as db:
+            old, old_pinned = self._effective_label(db, run_id, idx)
+            db.execute(
+                "INSERT INTO overrides (run_id, idx, old_label, new_label, pinned, who, at, note, kind, old_pinned) "
+                "VALUES (?,?,?,?,?,?,?,?,'restore',?)",
+                (run_id, idx, old, label, int(pinned), who, time.time(), note, int(old_pinned)),
+            )
+            if label is None:
+                db.execute("DELETE FROM labels WHERE run_id = ? AND idx = ?", (run_id, idx))
+            else:
+                db.execute(
+                    """INSERT INTO labels (run_id, idx, label, pinned) VALUES (?,?,?,?)
+                       ON CONFLICT(run_id, idx) DO UPDATE SET label = excluded.label, pinned = excluded.pinned""",
+                    (run_id, idx, label, int(pinned)),
+                )
+
+    @staticmethod
+    def _effective_label(db: sqlite3.Connection, run_id: str, idx: int) -> tuple[int | None, bool]:
+        """The label and pin a reader sees now (the labels table with pending overrides on top)."""
+        row = db.execute(
+            "SELECT label, pinned FROM labels WHERE run_id = ? AND idx = ?", (run_id, idx)
+        ).fetchone()
+        label, pinned = (row[0], bool(row[1])) if row else (None, False)
+        pending = db.execute(
+            "SELECT new_label, pinned, kind FROM overrides WHERE run_id = ? AND idx = ? AND applied = 0 ORDER BY id",
+            (run_id, idx),
+        )
+        for new_label, new_pinned, kind in pending:
+            if kind == "restore":
+                label, pinned = new_label, bool(new_pinned)
+            elif new_label is None:
+                pinned = False
+            else:
+                label, pinned = new_label, True
+        return label, pinned
 
     def pending_overrides(self, run_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute(

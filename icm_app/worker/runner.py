@@ -110,7 +110,14 @@ class Runner:
     def _apply_overrides(self) -> None:
         pending = self.store.pending_overrides(self.run_id)
         for o in pending:
-            if o["new_label"] is None:
+            if o.get("kind") == "restore":  # undo: the label and pin exactly as they were
+                if o["new_label"] is None:
+                    self.annealer.unlabel(o["idx"])
+                else:
+                    self.annealer.pin(o["idx"], o["new_label"])
+                    if not o["pinned"]:
+                        self.annealer.unpin(o["idx"])
+            elif o["new_label"] is None:
                 self.annealer.unpin(o["idx"])
             else:
                 self.annealer.pin(o["idx"], o["new_label"])
