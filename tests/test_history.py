@@ -58,16 +58,16 @@ def test_migration_8_marks_old_runs_as_without_history(tmp_path, monkeypatch):
     """Catches: old runs claiming a history they never recorded (a replay would show wrong labels), or
     the migration failing on a database from before it."""
     path = tmp_path / "old.sqlite"
-    monkeypatch.setattr(sqlite_store, "MIGRATIONS", sqlite_store.MIGRATIONS[:7])
-    old = Store(path)
-    old_run = new_run(old)
-    old.db.execute(
-        "INSERT INTO overrides (run_id, idx, old_label, new_label, pinned, who, at, note) "
-        "VALUES (?, 2, NULL, 1, 1, 'Ada', 0, '')",
-        (old_run,),
-    )
-    old.close()
-    monkeypatch.undo()
+    with monkeypatch.context() as m:
+        m.setattr(sqlite_store, "MIGRATIONS", sqlite_store.MIGRATIONS[:7])
+        old = Store(path)
+        old_run = new_run(old)
+        old.db.execute(
+            "INSERT INTO overrides (run_id, idx, old_label, new_label, pinned, who, at, note) "
+            "VALUES (?, 2, NULL, 1, 1, 'Ada', 0, '')",
+            (old_run,),
+        )
+        old.close()
     store = Store(path)
     assert not store.has_history(old_run)
     assert store.labels_at(old_run, 5) == {}

@@ -428,6 +428,15 @@ class Store:
         folded = self._fold_history(self.db, run_id, chain, iteration)
         return {i: {"label": label, "pinned": pinned} for i, (label, pinned) in sorted(folded.items())}
 
+    def label_changes(self, run_id: str, chain: int, iteration: int) -> list[dict[str, Any]]:
+        """The label changes one iteration of a chain recorded (idx, old/new label, old/new pinned)."""
+        rows = self.db.execute(
+            "SELECT idx, old_label, new_label, old_pinned, new_pinned FROM label_changes "
+            "WHERE run_id = ? AND chain = ? AND iteration = ? ORDER BY idx",
+            (run_id, chain, iteration),
+        )
+        return [dict(r) for r in rows]
+
     def label_history(self, run_id: str, idx: int) -> list[dict[str, Any]]:
         """Every recorded change of one example (chain, iteration, old/new label, old/new pinned), in order."""
         rows = self.db.execute(
