@@ -70,9 +70,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.data, args.preset = str(SAMPLES_DIR / filename), args.preset or preset
     if not args.data:
         raise CliError("give a data file or --sample NAME")
-    if not args.template and not args.preset:
+    if args.classes is not None:
+        task = _class_task(args)
+    elif not args.template and not args.preset:
         raise CliError("give --preset NAME or --template TEXT")
-    task = _task(args)
+    else:
+        task = _task(args)
     dataset = load_dataset(args.data, task, limit=args.limit)
     search = _from_args(SearchConfig, args, task.search_overrides)
     scorer = _from_args(ScorerConfig, args)
@@ -87,7 +90,33 @@ def cmd_run(args: argparse.Namespace) -> int:
         resolved = search.resolved(n)
         chains = f" x {resolved.restarts} chains" if resolved.restarts > 1 else ""
         print(f"run {run_id}: {n} examples, {resolved.iterations} iterations{chains}", file=sys.stderr)
-        return _drive(store, run_id, scorer)
+        status = _drive(store, run_id, scorer)
+        if task.classes:
+            _print_classes(store, run_id)
+        return status
+
+
+def _class_task(args: argparse.Namespace):
+    """--classes: one True/False claim per class per row, the claims of a row in a one-of-k group."""
+    from .tasks.multiclass import multiclass_task
+
+    if not args.class_text_field:
+        raise CliError("--classes needs --class-text-field COLUMN: the column holding the text to classify")
+    template = args.template.encode().decode("unicode_escape") if args.template else None
+    return multiclass_task(
+        args.class_text_field, args.classes, gold_field=args.class_gold_field, template=template
+    )
+
+
+def _print_classes(store: Store, run_id: str) -> None:
+    """A multi-class run's result per original row: how many got one class, how many are ambiguous."""
+    from .io.export import class_rows
+
+    rows = class_rows(store, run_id, labeled_only=False)
+    one = sum(r["class"] is not None for r in rows)
+    ambiguous = sum(r["ambiguous"] for r in rows)
+    print(f"rows: {len(rows)}, {one} with one class, {ambiguous} ambiguous (none or several classes True), "
+          f"{len(rows) - one - ambiguous} unlabeled; `icm export {run_id} --out classes.csv` writes one class per row")  # fmt: skip
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -344,6 +373,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--key-field", help="column with the consistency key (label-free, e.g. final answer)")
     run.add_argument("--gold-field", help="column with gold labels (evaluation only)")
     run.add_argument("--rules", nargs="*", help="consistency rules: exclusive equivalent asymmetric one_of_k")
+    run.add_argument("--classes", nargs="*", metavar="CLASS",
+                     help="multi-class: class names; each row becomes one True/False claim per class "
+                     "(one-of-k group); exports give one class per row")  # fmt: skip
+    run.add_argument("--class-text-field", help="with --classes: the column holding the text to classify")
+    run.add_argument(
+        "--class-gold-field", help="with --classes: column with the gold class (evaluation only)"
+    )
     run.add_argument("--limit", type=int, help="use only the first N rows")
     run.add_argument("--name", help="a name for the run")
     _add_dataclass_options(run, SearchConfig)

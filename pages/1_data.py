@@ -6,9 +6,10 @@ import streamlit as st
 from icm_app.core.config import SearchConfig
 from icm_app.core.consistency import RULES
 from icm_app.io.loaders import DataError, build_dataset, read_rows, save_upload
-from icm_app.io.mapping import default_template, propose_gold
+from icm_app.io.mapping import TEXT_NAMES, default_template, propose_gold
 from icm_app.paths import SAMPLES, icm_home, sample_path
 from icm_app.scoring.models import ScorerConfig
+from icm_app.tasks.multiclass import class_template, multiclass_task
 from icm_app.tasks.presets import PRESETS, GoldLeakError, TaskSpec
 from icm_app.tasks.template import TemplateError, render
 from icm_app.ui.layout import page_frame, page_link
@@ -42,8 +43,16 @@ for note in notes:
 columns = list(dict.fromkeys(str(c) for r in rows for c in r))  # file order: the first column is not special
 st.dataframe(pd.DataFrame(rows[:20]), height=200)
 
+multi = st.toggle("Multi-class: one claim per class", key=f"multi_{file_id}",
+                  help="For k classes, each row becomes k True/False claims (\"… The label is <class>.\"), one "
+                  "one-of-k group per row: exactly one claim of a row should be True. Exports give one class per row.")  # fmt: skip
 presets = [*PRESETS, "custom"]
-preset = st.selectbox("Task preset", presets, index=presets.index(default_preset), key=f"preset_{file_id}")
+if multi:
+    preset = "multiclass"
+else:
+    preset = st.selectbox(
+        "Task preset", presets, index=presets.index(default_preset), key=f"preset_{file_id}"
+    )
 scope = f"{preset}_{file_id}"  # every field below starts from this file's and preset's defaults
 none = "(none)"
 
@@ -55,42 +64,80 @@ def pick(label: str, current: str | None, help: str) -> str | None:
     return None if chosen == none else chosen
 
 
-left, right = st.columns(2)
-with right:  # drawn first: the gold column decides the default template
-    gold_default = PRESETS[preset].gold_field if preset in PRESETS else propose_gold(columns)
-    gold = pick("Gold label column (evaluation only)", gold_default,
-                "Used to report agreement; the search never sees it, and the template must not name it.")  # fmt: skip
-    base = PRESETS.get(preset) or TaskSpec(name="custom", template=default_template(columns, gold) or "{x}")
-    group = pick(
-        "Consistency group column", base.group_field, "Examples in one group are checked by the rules."
-    )
-    beside = {"group_field": st.empty()}  # a refusal about a field is shown under that field
-    key = pick(
-        "Consistency key column", base.key_field, "A label-free field, e.g. the final answer; never gold."
-    )
-    beside["key_field"] = st.empty()
-    rules = st.multiselect("Consistency rules", list(RULES), default=list(base.rules), key=f"rules_{scope}")
-    limit = st.number_input("Rows to use (0 = all)", min_value=0, max_value=len(rows), value=min(len(rows), 32),
-                            step=1, key=f"limit_{file_id}", help=f"This file has {len(rows)} rows.")  # fmt: skip
-with left:
-    template_key = f"template_{scope}" + (
-        "" if preset in PRESETS else f"_{gold}"
-    )  # custom: rebuilt without gold
-    template = st.text_area(
-        "Prompt template ({field} for a column)", base.template, height=120, key=template_key
-    )
-    beside["template"] = st.empty()
-    word1 = st.text_input("Label word for 1 (True)", base.label_words[0], key=f"w1_{scope}")
-    word0 = st.text_input("Label word for 0 (False)", base.label_words[1], key=f"w0_{scope}")
+if multi:
+    left, right = st.columns(2)
+    with right:
+        gold_default = propose_gold(columns)
+        gold = pick("Gold class column (evaluation only)", gold_default,
+                    "The class each row truly has, to report agreement; the search never sees it.")  # fmt: skip
+        limit = st.number_input("Rows to use (0 = all)", min_value=0, max_value=len(rows), value=min(len(rows), 16),
+                                step=1, key=f"limit_{file_id}_multi",
+                                help=f"This file has {len(rows)} rows; each becomes one claim per class.")  # fmt: skip
+    with left:
+        class_names = st.text_input("Class names (comma-separated)", key=f"classes_{file_id}",
+                                    placeholder="positive, negative, neutral")  # fmt: skip
+        text_options = [c for c in columns if c != gold] or columns
+        text_default = next((c for c in text_options if c.strip().lower() in TEXT_NAMES), text_options[0])
+        text_field = st.selectbox("Column holding the text", text_options, index=text_options.index(text_default),
+                                  key=f"class_text_{file_id}")  # fmt: skip
+        template = st.text_area(
+            "Claim template ({field} for a column, {icm_class} for the class)", class_template(text_field, gold),
+            height=120, key=f"class_template_{file_id}_{text_field}_{gold}",
+        )  # fmt: skip
+    word1, word0 = " True", " False"
+    if not class_names.strip():
+        st.info("Enter the class names, e.g. `positive, negative, neutral`.")
+        st.stop()
+    try:
+        task = multiclass_task(text_field, class_names, gold_field=gold, template=template, name="multiclass")
+        dataset = build_dataset(rows[: int(limit) or None], task)
+    except (DataError, TemplateError, ValueError) as exc:
+        st.error(f"Cannot build the claims: {exc}")
+        st.stop()
+    n_rows = len(dataset.examples) // len(task.classes)
+    st.caption(f"{n_rows} rows × {len(task.classes)} classes = {len(dataset.examples)} claims; the claims of one "
+               "row form a one-of-k group (rule `one_of_k`: two True claims, or none, count as violations).")  # fmt: skip
+else:
+    left, right = st.columns(2)
+    with right:  # drawn first: the gold column decides the default template
+        gold_default = PRESETS[preset].gold_field if preset in PRESETS else propose_gold(columns)
+        gold = pick("Gold label column (evaluation only)", gold_default,
+                    "Used to report agreement; the search never sees it, and the template must not name it.")  # fmt: skip
+        base = PRESETS.get(preset) or TaskSpec(
+            name="custom", template=default_template(columns, gold) or "{x}"
+        )
+        group = pick(
+            "Consistency group column", base.group_field, "Examples in one group are checked by the rules."
+        )
+        beside = {"group_field": st.empty()}  # a refusal about a field is shown under that field
+        key = pick(
+            "Consistency key column", base.key_field, "A label-free field, e.g. the final answer; never gold."
+        )
+        beside["key_field"] = st.empty()
+        rules = st.multiselect(
+            "Consistency rules", list(RULES), default=list(base.rules), key=f"rules_{scope}"
+        )
+        limit = st.number_input("Rows to use (0 = all)", min_value=0, max_value=len(rows), value=min(len(rows), 32),
+                                step=1, key=f"limit_{file_id}", help=f"This file has {len(rows)} rows.")  # fmt: skip
+    with left:
+        template_key = f"template_{scope}" + (
+            "" if preset in PRESETS else f"_{gold}"
+        )  # custom: rebuilt without gold
+        template = st.text_area(
+            "Prompt template ({field} for a column)", base.template, height=120, key=template_key
+        )
+        beside["template"] = st.empty()
+        word1 = st.text_input("Label word for 1 (True)", base.label_words[0], key=f"w1_{scope}")
+        word0 = st.text_input("Label word for 0 (False)", base.label_words[1], key=f"w0_{scope}")
 
-try:
-    task = TaskSpec(name=preset, template=template, label_words=(word1, word0), group_field=group, key_field=key,
-                    gold_field=gold, rules=tuple(rules), search_overrides=base.search_overrides, notes=base.notes)  # fmt: skip
-    dataset = build_dataset(rows[: int(limit) or None], task)
-except (DataError, TemplateError, ValueError) as exc:  # TaskSpec and build_dataset refuse with a ValueError
-    where = beside.get(exc.field) if isinstance(exc, GoldLeakError) else None
-    (where or st).error(f"Cannot use this mapping: {exc}")
-    st.stop()
+    try:
+        task = TaskSpec(name=preset, template=template, label_words=(word1, word0), group_field=group, key_field=key,
+                        gold_field=gold, rules=tuple(rules), search_overrides=base.search_overrides, notes=base.notes)  # fmt: skip
+        dataset = build_dataset(rows[: int(limit) or None], task)
+    except (DataError, TemplateError, ValueError) as exc:  # TaskSpec and build_dataset refuse: ValueError
+        where = beside.get(exc.field) if isinstance(exc, GoldLeakError) else None
+        (where or st).error(f"Cannot use this mapping: {exc}")
+        st.stop()
 
 st.subheader("Prompt preview")
 first, second = dataset.examples[0], dataset.examples[min(1, len(dataset.examples) - 1)]
@@ -107,7 +154,8 @@ st.caption(f"The model reads demonstrations like the first block, then scores `{
 if task.notes:
     st.caption(task.notes)
 
-name = st.text_input("Run name", f"{preset} on {path.name}", key=f"run_name_{scope}")
+default_name = f"{len(task.classes)}-class on {path.name}" if multi else f"{preset} on {path.name}"
+name = st.text_input("Run name", default_name, key=f"run_name_{scope}_{multi}")
 if st.button("Create run", type="primary", key="create"):
     search = SearchConfig.from_dict({**SearchConfig().to_dict(), **task.search_overrides})
     run_id = create_run(store, dataset, task, search, ScorerConfig(), data_source=str(path), name=name)

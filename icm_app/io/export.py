@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..store.sqlite_store import Store
+from ..store.sqlite_store import RunInfo, Store
 
 EXPORT_FORMATS = ("jsonl", "csv", "parquet", "datasets", "finetune")
 OBJECTIVE_TERMS = ("U", "alpha", "P", "rule_violations", "proportion_weight", "proportion_excess")
@@ -27,17 +27,15 @@ def objective_terms(store: Store, run_id: str) -> dict[str, Any]:
 def export_rows(
     store: Store, run_id: str, *, labeled_only: bool = True, pinned_only: bool = False
 ) -> list[dict[str, Any]]:
-    """One dict per example: original fields, label (0/1 and word), log-odds score, pinned, provenance."""
+    """One dict per example: original fields, label (0/1 and word), log-odds score, pinned, provenance.
+
+    A multi-class run gives one dict per original row instead (class_rows)."""
     info = store.run(run_id)
+    if info.task.get("classes"):
+        return class_rows(store, run_id, labeled_only=labeled_only, pinned_only=pinned_only)
     labels = store.labels(info.id)
     words = info.task["label_words"]
-    provenance = {
-        "run_id": info.id,
-        "model": info.model,
-        "config": json.dumps({"task": info.task, "search": info.search, "scorer": info.scorer}),
-        "objective": json.dumps(objective_terms(store, info.id)),
-        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+    provenance = _provenance(store, info)
     rows = []
     for ex in store.examples(info.id):
         lab = labels.get(ex["idx"])
@@ -52,6 +50,52 @@ def export_rows(
                 "score": None if lab is None else lab["score"],
                 "pinned": bool(lab and lab["pinned"]),
                 "flips": 0 if lab is None else lab["flips"],
+                **provenance,
+            }
+        )  # fmt: skip
+    return rows
+
+
+def _provenance(store: Store, info: RunInfo) -> dict[str, Any]:
+    return {
+        "run_id": info.id,
+        "model": info.model,
+        "config": json.dumps({"task": info.task, "search": info.search, "scorer": info.scorer}),
+        "objective": json.dumps(objective_terms(store, info.id)),
+        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def class_rows(
+    store: Store, run_id: str, *, labeled_only: bool = True, pinned_only: bool = False
+) -> list[dict[str, Any]]:
+    """A multi-class run's labels as one dict per original row: the text, `class` (the class whose claim
+    is labeled True, when exactly one is), `ambiguous` and `status` (none or several True: flagged, never
+    guessed), each class's log-odds for True, pinned (any claim), flips, the claims' idx and provenance."""
+    from ..tasks.multiclass import classes_per_row
+
+    info = store.run(run_id)
+    classes = info.task["classes"]
+    stored = store.labels(info.id)
+    labels = {i: v["label"] for i, v in stored.items()}
+    claims = store.examples(info.id)
+    by_idx = {c["idx"]: c for c in claims}
+    provenance = _provenance(store, info)
+    rows = []
+    for entry in classes_per_row(claims, labels, classes):
+        members = [stored.get(i, {}) for i in entry["claims"]]
+        pinned = any(m.get("pinned") for m in members)
+        if (labeled_only and entry["labeled_claims"] == 0) or (pinned_only and not pinned):
+            continue
+        by_class = {by_idx[i]["fields"]["icm_class"]: stored.get(i, {}).get("score") for i in entry["claims"]}
+        rows.append(
+            {
+                "row": entry["row"], **entry["fields"],
+                "class": entry["class"], "ambiguous": entry["ambiguous"], "status": entry["status"],
+                "true_classes": ", ".join(entry["true_classes"]),
+                "class_scores": json.dumps(by_class),
+                "pinned": pinned, "flips": sum(m.get("flips") or 0 for m in members),
+                "claims": json.dumps(entry["claims"]),
                 **provenance,
             }
         )  # fmt: skip

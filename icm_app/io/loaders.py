@@ -223,6 +223,11 @@ def build_dataset(rows: list[dict[str, Any]], task: TaskSpec, *, use_gold: bool 
     """Examples from rows under `task`: checks fields exist, texts are present, gold is binary."""
     if not rows:
         raise DataError("the dataset has no rows")
+    if task.classes:  # multi-class: one claim row per class, gold turned into per-claim 1/0
+        from ..tasks.multiclass import CLAIM_GOLD, expand_rows
+
+        rows = expand_rows(rows, task, with_gold=use_gold)
+    gold_column = CLAIM_GOLD if task.classes else task.gold_field
     columns = set().union(*(r.keys() for r in rows))
     needed = list(task.text_fields) + [f for f in (task.group_field, task.key_field) if f]
     missing = [f for f in needed if f not in columns]
@@ -231,7 +236,7 @@ def build_dataset(rows: list[dict[str, Any]], task: TaskSpec, *, use_gold: bool 
             f"column {missing[0]!r} is not in the data (columns: {', '.join(sorted(map(str, columns)))})"
         )
     examples, gold = [], {}
-    has_gold = use_gold and task.gold_field is not None and task.gold_field in columns
+    has_gold = use_gold and task.gold_field is not None and gold_column in columns
     seen_ids: set[str] = set()
     for idx, row in enumerate(rows):
         fields = {}
@@ -250,7 +255,7 @@ def build_dataset(rows: list[dict[str, Any]], task: TaskSpec, *, use_gold: bool 
         examples.append(Example(idx=idx, fields=fields, group=group, key=key))
         if has_gold:
             try:
-                gold[idx] = parse_gold(row.get(task.gold_field), task.label_words)
+                gold[idx] = parse_gold(row.get(gold_column), task.label_words)
             except DataError as exc:
                 raise DataError(f"row {idx}: {exc}") from exc
     try:

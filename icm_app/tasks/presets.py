@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..core.consistency import check_rules
+from .multiclass import parse_classes
 from .template import template_fields
 
 
@@ -37,9 +38,12 @@ class TaskSpec:
     content_free: str = "N/A"
     search_overrides: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
+    # multi-class (tasks/multiclass.py): each row becomes one True/False claim per class, in a one-of-k group
+    classes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.label_words = tuple(self.label_words)  # type: ignore[assignment]
+        self.classes = parse_classes(self.classes) if self.classes else ()
         self.rules = check_rules(self.rules)
         if len(self.label_words) != 2 or self.label_words[0] == self.label_words[1]:
             raise ValueError(f"TaskSpec.label_words={self.label_words!r}: need two different words")
@@ -77,6 +81,10 @@ class TaskSpec:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["label_words"], d["rules"] = list(self.label_words), list(self.rules)
+        if self.classes:
+            d["classes"] = list(self.classes)
+        else:
+            del d["classes"]  # a binary task's stored config stays as it was
         return d
 
     @classmethod
