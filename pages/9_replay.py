@@ -1,10 +1,15 @@
 """Replay: a run's labels at any iteration of a chain, with U, I and the proposal made there."""
 
+import pandas as pd
 import streamlit as st
 
+from icm_app.io.audit import audit_csv, audit_rows, example_text, label_history_rows
 from icm_app.ui.charts import plot_config
 from icm_app.ui.layout import page_frame
 from icm_app.ui.replay import curves_figure, labels_grid_figure, proposal_text, replay_frame
+
+HISTORY_COLUMNS = ["chain", "iteration", "cause", "old_word", "new_word", "old_pinned", "new_pinned", "who", "when",
+                   "note"]  # fmt: skip
 
 store, info = page_frame("Replay")
 if not store.has_history(info.id):
@@ -77,3 +82,16 @@ def replay(chain: int) -> None:
 
 
 replay(chain)
+
+st.subheader("Label history of one example")
+examples = {e["idx"]: e for e in store.examples(info.id)}
+idx = st.selectbox("Example", list(examples), key="replay_history_idx",
+                   format_func=lambda i: f"#{i}: {example_text(examples[i])[:90]}")  # fmt: skip
+history = label_history_rows(store, info.id, idx)
+st.dataframe(pd.DataFrame(history, columns=HISTORY_COLUMNS), hide_index=True, key="replay_history")
+st.caption("Every change of this example's label or pin in every chain, and what caused it: init (the random start),"
+           " search flip, swap, ConsistencyFix, completion, or a person's override / restore (undo).")  # fmt: skip
+audit = audit_rows(store, info.id)
+st.download_button(f"Download the audit trail (CSV, {len(audit)} overrides and undos)", audit_csv(store, info.id),
+                   file_name=f"{info.id}-audit.csv", mime="text/csv", key="replay_audit_csv",
+                   icon=":material/download:")  # fmt: skip

@@ -152,3 +152,17 @@ def test_replay_of_a_real_model_run_ends_at_its_stored_labels(copy_bundled_runs)
     assert len(grid_labels(at)) == 16
     at.slider(key=f"replay_iteration_{store.run(copy_bundled_runs[0]).chain}").set_value(1).run()
     assert not at.exception
+
+
+def test_the_page_shows_an_examples_history_and_offers_the_audit_csv(icm_home):
+    """Catches: the per-example history or the audit export missing from the app."""
+    run_id = make_run("audited", iterations=6)
+    store = Store()
+    store.add_override(run_id, 4, 1, who="Ada", note="sure")
+    at = page("replay", run=run_id).run()
+    at.selectbox(key="replay_history_idx").set_value(4).run()
+    assert not at.exception
+    table = at.dataframe[-1].value  # the last table on the page
+    assert list(table["cause"])[-1] == "override (pending)" and list(table["who"])[-1] == "Ada"
+    assert "init" in set(table["cause"]) or "completion" in set(table["cause"])
+    assert "1 overrides and undos" in at.get("download_button")[0].proto.label
