@@ -197,8 +197,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     with _store(args) as store:
         c = compare_runs(store, args.run_ids)
-    summary = c.summary.drop(columns=["model"]).assign(run=c.summary["run"])
-    print(summary.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(c.summary.drop(columns=["model"]).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     for model in sorted(set(c.summary["model"])):
         print(f"model: {model}")
     print("\npairwise agreement (share of shared, labeled-in-both examples with the same label):")
