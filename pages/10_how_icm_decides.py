@@ -22,6 +22,11 @@ def word(y: int | None) -> str:
     return "no label" if y is None else f"“{words[0 if y == 1 else 1]}”"
 
 
+def num(x: float, digits: int = 3) -> str:
+    """A number as written inside a formula: negatives in parentheses (50 × (-0.0889), not 50 × -0.0889)."""
+    return f"({x:.{digits}f})" if x < 0 else f"{x:.{digits}f}"
+
+
 st.markdown(
     "ICM labels data by asking a language model how well each label **follows from all the others**, and "
     "searching for the labels that fit together best. Pick one example below: a background job asks the "
@@ -77,7 +82,6 @@ if found is None or found.get("state") != "finished":
     st.stop()
 r = found
 n_demos, flipped = len(r["demonstrations"]), r["new_label"]
-when = "the end of the search" if r["search_over"] else f"iteration {r['iteration']}"
 st.caption(f"Computed at iteration {r['iteration']} of the run ({r['run_status']}) in {r['seconds']:.1f} s.")
 if r["labels"] != {str(i): y for i, y in sorted(current_labels(store, run_id).items())}:
     st.warning("The labels have changed since (the search went on, or a label was overridden): these numbers "
@@ -101,8 +105,9 @@ st.write(f"Only the two label words are compared: the model gives {word(1)} a pr
          f"{word(0)} {p0:.3f} as the next word (the two rescaled to sum to 1). Their log-odds, "
          f"ln({p1:.3f} / {p0:.3f}) = {r['model_logodds']:+.3f}, is the model's evidence for {word(1)}.")  # fmt: skip
 if r["calibrated"]:
-    st.write(f"This run calibrates: the log-odds the model gives a content-free input in the same prompt is "
-             f"subtracted, which leaves {r['logodds']:+.3f}; that is what the next steps use.")  # fmt: skip
+    st.write(f"This run calibrates: the same prompt with a content-free input (“{info.task['content_free']}” in "
+             "place of the example's text) shows how much the model leans to a word regardless of the text; its "
+             f"log-odds is subtracted, which leaves {r['logodds']:+.3f}. That is what the next steps use.")  # fmt: skip
 colors = ["#1f77b4" if y == r["label"] else "#aec7e8" for y in (1, 0)]
 fig = go.Figure(go.Bar(x=[word(1), word(0)], y=[p1, p0], marker_color=colors, text=[f"{p1:.1%}", f"{p0:.1%}"],
                        textposition="outside"))  # fmt: skip
@@ -129,7 +134,7 @@ else:
 
 def u_text(t: dict) -> str:
     excess = f" − {t['proportion_weight']:g} × {t['proportion_excess']}" if t["proportion_excess"] else ""
-    return f"{t['alpha']:g} × {t['P']:.4f} − {t['rule_violations']}{excess} = {t['U']:.3f}"
+    return f"{t['alpha']:g} × {num(t['P'], 4)} − {t['rule_violations']}{excess} = {t['U']:.3f}"
 
 
 st.subheader(f"4. If #{idx} were {word(flipped)}")
@@ -140,20 +145,29 @@ fix = (f"The search then repairs broken rules (ConsistencyFix), as after every p
 st.write(f"U, the score the search maximises, is α × P minus the broken rules: now U = {u_text(r['terms'])}. "
          f"With #{idx} labeled {word(flipped)}, every other prompt changes too (#{idx} is one of their "
          f"demonstrations), so the model reads them all again: U would be {u_text(r['terms_proposal'])}. {fix}"
-         f"The change is ΔU = {r['U_flipped']:.3f} − {r['U']:.3f} = {r['delta']:+.3f}.")  # fmt: skip
-st.write("The search always keeps a change that raises U, and one that lowers it only with probability "
-         "min(1, exp(ΔU / T)). The *temperature* T starts high (try things) and falls (only improve): at "
-         f"{when}, iteration n = {r['temperature_iteration']} of the {r['schedule']} schedule, T = "
-         f"{r['temperature']:.4f}, so the search would accept this flip with probability:")  # fmt: skip
-sched = r"\frac{T_0}{1 + \beta \ln n}" if r["schedule"] == "log" else r"T_0\,\beta^{n}"
-st.latex(rf"T = \max\left(T_{{min}}, {sched}\right) = {r['temperature']:.4f},\quad "
-         rf"\min\left(1, e^{{\Delta U / T}}\right) = \min\left(1, e^{{{r['delta']:.3f} / {r['temperature']:.4f}}}\right) "
-         rf"= {r['acceptance']:.4g}")  # fmt: skip
+         f"The change is ΔU = {r['U_flipped']:.3f} − {num(r['U'])} = {r['delta']:+.3f}.")  # fmt: skip
+n, T = r["temperature_iteration"], r["temperature"]
+st.write("The search always keeps a change that raises U, and keeps one that lowers it only with probability "
+         "min(1, exp(ΔU / T)). The *temperature* T starts high, so that early on the search also tries worse "
+         "labelings, and falls as it goes, until it only improves. "
+         + (f"This run has finished its {n} search iterations; at its last temperature"
+            if r["search_over"] else f"Its next iteration is n = {n}; at that temperature")
+         + ", the search would accept this flip with probability:")  # fmt: skip
+if r["schedule"] == "log":
+    formula, numbers = r"\frac{T_0}{1 + \beta \ln n}", rf"\frac{{{r['t0']:g}}}{{1 + {r['beta']:g} \ln {n}}}"
+else:
+    formula, numbers = r"T_0\,\beta^{n}", rf"{r['t0']:g} \cdot {r['beta']:g}^{{{n}}}"
+st.latex(rf"""\begin{{aligned}}
+T &= \max\left(T_{{min}}, {formula}\right) = \max\left({r['t_min']:g}, {numbers}\right) = {T:.4f} \\
+P(\text{{accept}}) &= \min\left(1, e^{{\Delta U / T}}\right) = \min\left(1, e^{{{r['delta']:.3f} / {T:.4f}}}\right)
+= {r['acceptance']:.4g}
+\end{{aligned}}""")  # fmt: skip
 if r["pinned"]:
     st.caption(f"#{idx} is pinned by a person: the search never changes it.")
 elif not r["would_propose"]:
+    swaps = " (only its swap move, on in this run, could change it)" if r["swap_prob"] else ""
     st.caption(f"The search only proposes the label the model prefers, here {word(r['preferred'])}, the "
-               "current one: it would not propose this flip at all right now.")  # fmt: skip
+               f"current one: it would not propose this flip at all right now{swaps}.")  # fmt: skip
 else:
     st.caption(
         f"The model prefers {word(flipped)}, so the search proposes this flip whenever it picks #{idx}."
@@ -164,9 +178,11 @@ if not r["rules"]:
     st.write(f"No consistency rule involves #{idx} (this task has none, or #{idx} shares a group with no other "
              "example), so the broken-rules count does not change when it flips: P alone decides its label.")  # fmt: skip
 for rule in r["rules"]:
-    now = ", ".join(" & ".join(f"#{i}" for i in v) for v in rule["violated_now"]) or "nobody"
-    after = ", ".join(" & ".join(f"#{i}" for i in v) for v in rule["violated_after"]) or "nobody"
-    st.write(f"Rule **{rule['rule']}** ({rule['text']}) over group “{rule['group']}”. Broken now with: {now}; "
-             f"after the flip and the repair: {after}.")  # fmt: skip
+    now = ", ".join(" & ".join(f"#{i}" for i in v) for v in rule["violated_now"])
+    after = ", ".join(" & ".join(f"#{i}" for i in v) for v in rule["violated_after"])
+    members = ", ".join(f"#{p['idx']}" for p in rule["partners"])
+    st.write(f"Rule **{rule['rule']}**: {rule['text']}. #{idx} is in group “{rule['group']}” with {members}. "
+             f"Now {'it breaks the rule with ' + now if now else 'it breaks no rule'}; after the flip and the "
+             f"repair, {'it would break it with ' + after if after else 'it would break none'}.")  # fmt: skip
     st.dataframe([{"example": f"#{p['idx']}", "key": p["key"], "label now": word(p["label"]),
                    "label after the flip": word(p["label_after"])} for p in rule["partners"]], hide_index=True)  # fmt: skip

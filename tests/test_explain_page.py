@@ -71,7 +71,8 @@ def test_a_stored_explanation_is_shown_step_by_step_with_its_numbers(run):
     shown = text(at)
     assert f"iteration {r['iteration']}" in shown and "stale" not in shown
     assert f"{r['probabilities'][0]:.3f}" in shown and f"{r['p_term']:+.4f}" in shown
-    assert f"ΔU = {r['U_flipped']:.3f} − {r['U']:.3f} = {r['delta']:+.3f}" in shown
+    u = f"({r['U']:.3f})" if r["U"] < 0 else f"{r['U']:.3f}"
+    assert f"ΔU = {r['U_flipped']:.3f} − {u} = {r['delta']:+.3f}" in shown
     assert f"{r['acceptance']:.4g}" in at.latex[0].value and f"{r['temperature']:.4f}" in at.latex[0].value
     demos = at.code[0].value
     assert demos.count("item ") == len(r["demonstrations"]) == 11 and at.code[1].value == r["query"]
