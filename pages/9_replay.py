@@ -59,7 +59,9 @@ def replay(chain: int) -> None:
     frame = replay_frame(examples, labels, changes, event, info.task)
     cols = st.columns(5)
     cols[0].metric("U", f"{event['U']:.2f}")
-    cols[1].metric("αP", f"{event['alpha'] * event['P']:.2f}" if event.get("alpha") is not None else "—")
+    alpha = event.get("alpha")
+    cols[1].metric("αP", f"{alpha * event['P']:.2f}" if alpha is not None else "—",
+                   help=f"α = {alpha}, P = {event['P']:.3f} (mutual predictability)" if alpha else None)  # fmt: skip
     cols[2].metric("I (inconsistencies)", event["I"])
     cols[3].metric("Labeled", f"{len(labels)} / {len(examples)}")
     has_gold = frame["gold"].notna().any()
