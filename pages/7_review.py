@@ -61,13 +61,12 @@ if not deck:
     st.stop()
 state[pos_key] = pos = min(max(state.get(pos_key, 0), 0), len(deck) - 1)
 idx = deck[pos]
-st.caption(
+info_col, who_col = st.columns([3, 1], vertical_alignment="bottom")
+info_col.caption(
     f"{len(deck)} cards, {order}"
     + (f" (the top {len(deck)} of {len(full)})" if len(deck) < len(full) else "")
 )
-st.text_input(
-    "Your name (kept in the audit trail)", value=state.get("who") or getpass.getuser(), key="review_who"
-)
+who_col.text_input("Your name (audit trail)", value=state.get("who") or getpass.getuser(), key="review_who")
 
 
 def change(idx: int, pos: int, new_label: int | None) -> None:
@@ -117,17 +116,19 @@ with card.container(border=True):
     else:
         st.caption("No model probability yet: the search has not scored this example.")
     keys = shortcuts(words)
-    buttons = st.columns(6)
-    for col, value, key in ((buttons[0], 1, keys[0]), (buttons[1], 0, keys[1])):
-        col.button(f"{value} {words[1 - value]}", key=f"set_{value}", shortcut=key, on_click=change,
-                   args=(idx, pos, value), type="primary" if label == value else "secondary")  # fmt: skip
-    buttons[2].button("Unpin", key="unpin", on_click=change, args=(idx, pos, None), disabled=not current["pinned"],
-                      help="Let the search decide this label again")  # fmt: skip
-    buttons[3].button("Back", key="back", shortcut="Left", disabled=pos == 0,
-                      on_click=go_to, args=(pos - 1,))  # fmt: skip
-    buttons[4].button("Skip", key="skip", shortcut="Right", disabled=pos == len(deck) - 1,
-                      on_click=go_to, args=(pos + 1,))  # fmt: skip
-    buttons[5].button("Undo", key="undo", shortcut="U", disabled=not state.get(undo_key), on_click=undo)
+    labels_row = st.columns(2)
+    for col, value, key in ((labels_row[0], 1, keys[0]), (labels_row[1], 0, keys[1])):
+        col.button(f"{value} · {words[1 - value]}", key=f"set_{value}", shortcut=key, on_click=change,
+                   args=(idx, pos, value), type="primary" if label == value else "secondary", width="stretch")  # fmt: skip
+    moves = st.columns(4)
+    moves[0].button("Back", key="back", shortcut="Left", disabled=pos == 0, on_click=go_to, args=(pos - 1,),
+                    width="stretch")  # fmt: skip
+    moves[1].button("Skip", key="skip", shortcut="Right", disabled=pos == len(deck) - 1, on_click=go_to,
+                    args=(pos + 1,), width="stretch")  # fmt: skip
+    moves[2].button("Undo", key="undo", shortcut="U", disabled=not state.get(undo_key), on_click=undo,
+                    width="stretch")  # fmt: skip
+    moves[3].button("Unpin", key="unpin", on_click=change, args=(idx, pos, None), disabled=not current["pinned"],
+                    help="Let the search decide this label again", width="stretch")  # fmt: skip
     st.caption(f"Keys: {keys[0]} / {keys[1]} set the label, ← back, → skip, U undo.")
 
 with side:
