@@ -209,6 +209,9 @@ def test_compare_page_overlays_curves_and_filters_disagreements(icm_home):
     }
     layout = figure["layout"]
     assert all(layout[k]["title"]["text"] for k in ("xaxis", "yaxis", "xaxis3", "yaxis3"))
+    summary = at.dataframe[0].value  # the numbers first: a long model name must not push them out of view
+    assert list(summary.columns[:6]) == ["run", "seed", "alpha", "U", "I", "gold agreement"]
+    assert list(summary["run"]) == ["A", "B"] and list(summary["seed"]) == [0, 1]
     table = at.dataframe[-1].value
     assert len(table) == 8 and list(table.columns[:3]) == ["text", "A", "B"]
     at.checkbox(key="only_disagreements").check().run()

@@ -51,8 +51,22 @@ def examples_table(c: Comparison, *, only_disagreements: bool = False) -> pd.Dat
 
 
 def summary_table(c: Comparison) -> pd.DataFrame:
-    """The per-run summary with the run's column name first (what the charts' legend shows)."""
-    return c.summary.assign(name=c.names).rename(columns={"name": "run name", "run": "run id"})
+    """The per-run summary, the run's name (as the charts' legend shows it) and the numbers first, the long
+    model name and the id last (a wide model name would push U and gold agreement out of view)."""
+    table = c.summary.assign(name=c.names).rename(columns={"name": "run", "run": "run id"})
+    first = [
+        "run",
+        "seed",
+        "alpha",
+        "U",
+        "I",
+        "gold agreement",
+        "labeled",
+        "examples",
+        "iterations",
+        "chains",
+    ]
+    return table[first + [col for col in table.columns if col not in first]]
 
 
 def agreement_matrix(c: Comparison) -> pd.DataFrame:
