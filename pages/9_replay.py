@@ -22,7 +22,8 @@ if not store.has_history(info.id):
 chains = sorted({e["chain"] or 0 for e in store.all_events(info.id)})
 chain = info.chain
 if len(chains) > 1:
-    names = {c: f"chain {c}" + (" (shown: running or kept)" if c == info.chain else "") for c in chains}
+    shown = " (running)" if info.status == "running" else " (kept: highest U)"
+    names = {c: f"chain {c}" + (shown if c == info.chain else "") for c in chains}
     chain = st.selectbox("Chain", chains, index=chains.index(info.chain) if info.chain in chains else 0,
                          format_func=names.get, key="replay_chain", help="Each restart is its own chain.")  # fmt: skip
 
@@ -44,9 +45,11 @@ def replay(chain: int) -> None:
         st.session_state[key] = last  # the newest iteration first (no widget default: the buttons set it)
     left, mid, right = st.columns([1, 12, 1], vertical_alignment="bottom")
     left.button(
-        "◀", key=f"replay_prev_{chain}", on_click=step, args=(key, -1, first, last), help="Previous (←)"
+        "◀", key=f"replay_prev_{chain}", on_click=step, args=(key, -1, first, last), help="Previous iteration"
     )
-    right.button("▶", key=f"replay_next_{chain}", on_click=step, args=(key, 1, first, last), help="Next (→)")
+    right.button(
+        "▶", key=f"replay_next_{chain}", on_click=step, args=(key, 1, first, last), help="Next iteration"
+    )
     if first == last:
         iteration = first
         mid.caption(f"Iteration {first} (the only one so far)")

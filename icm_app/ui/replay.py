@@ -85,8 +85,8 @@ def labels_grid_figure(
                                  marker=dict(symbol="diamond", size=8, color="#2ca02c")))  # fmt: skip
     if proposed is not None and proposed in pos:
         fig.add_trace(go.Scatter(x=[pos[proposed][0]], y=[pos[proposed][1]], mode="markers", name="proposed here",
-                                 hoverinfo="skip", marker=dict(symbol="circle-open", size=38,
-                                                               line=dict(width=3, color="#d62728"))))  # fmt: skip
+                                 hoverinfo="skip", marker=dict(symbol="circle-open", size=38, color="#d62728",
+                                                               line=dict(width=3))))  # fmt: skip
     for i, (x, y) in pos.items():
         fig.add_annotation(
             x=x, y=y, text=str(i), showarrow=False, yshift=-20, font=dict(size=9, color="#666")
