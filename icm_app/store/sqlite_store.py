@@ -566,8 +566,10 @@ class Store:
         """Set `idx`'s label AND pinned state exactly as given (label None: unlabeled again): the Review
         page's undo puts back what was there before an override. Kept in the audit trail (kind 'restore')
         and applied by the runner between iterations like an override; `labels()` shows it at once."""
+        if label not in (None, 0, 1):
+            raise ValueError(f"restore_label: label={label!r}; expected 0, 1 or None (unlabeled)")
         if label is None and pinned:
-            raise ValueError("an unlabeled example cannot be pinned")
+            raise ValueError("restore_label: an unlabeled example cannot be pinned (label=None, pinned=True)")
         with self.transaction() as db:
             old, old_pinned = self._effective_label(db, run_id, idx)
             db.execute(
