@@ -93,11 +93,10 @@ st.write(f"ICM never shows the model an example alone. For #{idx} it writes one 
          f"model only continues the text. Its own label ({word(r['label'])}) is never in the prompt, so it "
          "must be predicted from the others: this is the *leave-one-out* prompt.")  # fmt: skip
 with st.expander(f"The prompt: {n_demos} demonstrations, then the query"):
-    st.code(
-        "".join(d["text"] for d in r["demonstrations"]) or "(no demonstrations)", language=None, height=260
-    )
+    demos = "".join(d["text"] for d in r["demonstrations"]) or "(no demonstrations)"
+    st.code(demos, language=None, height=260, wrap_lines=True)
     st.caption("The query: the model writes the next word")
-    st.code(r["query"], language=None)
+    st.code(r["query"], language=None, wrap_lines=True)
 
 st.subheader("2. What it answered")
 p1, p0 = r["probabilities"]
@@ -142,7 +141,13 @@ fix = (f"The search then repairs broken rules (ConsistencyFix), as after every p
        f"{', '.join(f'#{j} to {word(y)}' for j, _, y in r['fix_changed'])}, giving U = {r['U_flipped']:.3f}. "
        if r["fix_changed"] else "The search's repair step (ConsistencyFix), applied after every proposal, "
        "changed nothing here. ")  # fmt: skip
-st.write(f"U, the score the search maximises, is α × P minus the broken rules: now U = {u_text(r['terms'])}. "
+bounds = [
+    f"{k[:3]} {info.search[k]:.0%}" for k in ("min_share", "max_share") if info.search.get(k) is not None
+]
+share = (f" (this run also bounds the share of {word(1)} labels, {' and '.join(bounds)}, and subtracts "
+         f"{r['terms']['proportion_weight']:g} for each label beyond them)" if bounds else "")  # fmt: skip
+st.write(f"U, the score the search maximises, is α × P minus the broken rules{share}: "
+         f"now U = {u_text(r['terms'])}. "
          f"With #{idx} labeled {word(flipped)}, every other prompt changes too (#{idx} is one of their "
          f"demonstrations), so the model reads them all again: U would be {u_text(r['terms_proposal'])}. {fix}"
          f"The change is ΔU = {r['U_flipped']:.3f} − {num(r['U'])} = {r['delta']:+.3f}.")  # fmt: skip

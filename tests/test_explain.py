@@ -233,3 +233,34 @@ def test_the_launcher_runs_the_job_as_its_own_process(icm_home):
         time.sleep(0.2)
     assert found["idx"] == 99 and found["state"] == "failed" and "no example 99" in found["log"]
     assert store.latest_evaluation(run_id, job.result_kind(99))["state"] == "failed"
+
+
+# -- the real model -----------------------------------------------------------------------------------------
+@pytest.mark.model
+def test_a_real_run_explained_by_the_job_agrees_with_what_the_run_stored(copy_bundled_runs, icm_home):
+    """The job in-process on a finished real-model run (bundled gemma-3-270m): the model's answer equals the
+    log-odds the run stored for the example, U equals the run's last event, and the flip's arithmetic holds."""
+    store = Store()
+    run_id = copy_bundled_runs[0]
+    stored = store.labels(run_id)
+    idx = min(stored, key=lambda i: abs(stored[i]["score"]))  # the most uncertain: the page's default
+    r = job.explain_run(store, run_id, idx)
+    n = len(store.examples(run_id))  # the fixture's size; a finished run labels every example
+    assert r["label"] == stored[idx]["label"] and len(r["demonstrations"]) == n - 1 == r["n_labeled"] - 1
+    assert idx not in {d["idx"] for d in r["demonstrations"]}
+    text = next(e["fields"] for e in store.examples(run_id) if e["idx"] == idx)["text"]
+    assert text in r["query"] and all(text not in d["text"] for d in r["demonstrations"])
+    config = SearchConfig.from_dict(store.run(run_id).search)
+    assert r["calibrated"] == config.calibrate  # the sentiment preset calibrates: the score is calibrated
+    assert r["logodds"] == pytest.approx(stored[idx]["score"], abs=2e-3)  # what the run's worker computed
+    assert sum(r["probabilities"]) == pytest.approx(1.0)
+    assert r["probabilities"][0] == pytest.approx(1 / (1 + math.exp(-r["model_logodds"])))
+    last = store.events(run_id)[-1]
+    assert r["U"] == pytest.approx(last["U"], rel=1e-4, abs=1e-3) and r["P"] == pytest.approx(
+        last["P"], abs=1e-4
+    )
+    assert r["delta"] == pytest.approx(r["U_flipped"] - r["U"], abs=1e-12)
+    t = max(config.t_min, config.t0 / (1 + config.beta * math.log(config.iterations)))  # finished: the last T
+    assert r["search_over"] and r["temperature"] == pytest.approx(t)
+    assert r["acceptance"] == pytest.approx(min(1.0, math.exp(r["delta"] / t)))
+    assert store.latest_evaluation(run_id, job.result_kind(idx))["U_flipped"] == r["U_flipped"]
