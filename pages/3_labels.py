@@ -6,7 +6,14 @@ import streamlit as st
 
 from icm_app.io.audit import audit_csv, label_history_rows
 from icm_app.ui.layout import page_frame
-from icm_app.ui.tables import FILTERS, apply_filters, audit_trail, inconsistent_pairs, labels_table
+from icm_app.ui.tables import (
+    FILTERS,
+    apply_filters,
+    audit_trail,
+    history_table,
+    inconsistent_pairs,
+    labels_table,
+)
 
 store, info = page_frame("Labels")
 run_id = info.id
@@ -110,8 +117,7 @@ with st.expander("Label history of one example"):
         st.text(table.set_index("idx").loc[pick, "text"])
         history = label_history_rows(store, run_id, int(pick))
         if history:
-            st.dataframe(history, hide_index=True, column_order=["chain", "iteration", "cause", "old_word", "new_word",
-                                                                 "new_pinned", "who", "when", "note"])  # fmt: skip
+            st.dataframe(history_table(history), hide_index=True)
         else:
             st.caption("No recorded changes (runs stored before label history was kept have none).")
 

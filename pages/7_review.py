@@ -12,7 +12,7 @@ from icm_app.evaluation.compare import comparable_runs, label_stability
 from icm_app.evaluation.suspects import FORMULA, run_suspects
 from icm_app.io.audit import label_history_rows
 from icm_app.ui.layout import page_frame
-from icm_app.ui.tables import REVIEW_ORDERS, review_order
+from icm_app.ui.tables import REVIEW_ORDERS, history_table, review_order
 
 NEIGHBOURS = 3  # cards shown on each side of the current one
 
@@ -161,7 +161,6 @@ with side:
 st.markdown("**Label history**")
 history = label_history_rows(store, run_id, idx)
 if history:
-    st.dataframe(history, hide_index=True, column_order=["chain", "iteration", "cause", "old_word", "new_word",
-                                                         "new_pinned", "who", "when", "note"])  # fmt: skip
+    st.dataframe(history_table(history), hide_index=True)
 else:
     st.caption("No recorded changes (runs stored before label history was kept have none).")

@@ -78,6 +78,10 @@ def test_a_label_button_overrides_with_who_and_undo_restores_label_and_pin(icm_h
     restored = store.labels(run_id)[first]
     assert (restored["label"], restored["pinned"]) == (before["label"], False)
     assert store.overrides(run_id)[-1]["who"] == "Ada"  # the undo is in the audit trail too
+    history = at.dataframe[-1].value  # the card's label history shows both, with the name
+    assert [c.split()[0] for c in history["cause"]][-2:] == ["override", "restore"] and set(
+        history["who"]
+    ) >= {"Ada"}
     assert at.button(key="undo").disabled  # nothing left to undo
 
 

@@ -130,3 +130,14 @@ def inconsistent_pairs(store: Store, run_id: str) -> pd.DataFrame:
          **{f"label {k + 1}": labels[i] for k, i in enumerate(v.ids[:2])}}
         for v in violations
     ])  # fmt: skip
+
+
+def history_table(rows: list[dict]) -> pd.DataFrame:
+    """One example's label history (icm_app.io.audit.label_history_rows) as a reviewer reads it: where
+    (chain, iteration; blank while a human change is still pending), why, from which word to which."""
+    df = pd.DataFrame(rows, columns=["chain", "iteration", "cause", "old_word", "new_word", "new_pinned", "who",
+                                     "when", "note"])  # fmt: skip
+    df = df.rename(columns={"old_word": "from", "new_word": "to", "new_pinned": "pinned"})
+    df["from"] = df["from"].replace("", "unlabeled")
+    df["to"] = df["to"].replace("", "unlabeled")
+    return df.astype({"chain": "Int64", "iteration": "Int64"})
