@@ -77,7 +77,7 @@ def replay(chain: int) -> None:
     st.caption(
         "Each square is one example (its number below), coloured by its label at this iteration"
         + (", × where gold disagrees" if has_gold else "")
-        + "; black outline: changed at this iteration; red ring: the example proposed here; green diamond: pinned."
+        + "; black frame: changed at this iteration; red ring: the example proposed here; green diamond: pinned."
     )
     st.plotly_chart(curves_figure(events, iteration), config=plot_config(), key=f"replay_curves_{chain}")
     changed = frame[frame["changed"]]

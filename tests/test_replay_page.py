@@ -130,7 +130,7 @@ def test_figures_mark_gold_disagreement_and_the_proposal():
     fig = labels_grid_figure(frame, task, proposed=2)
     names = [t.name for t in fig.data]
     assert "gold disagrees (2)" in names and "pinned (1)" in names and "proposed here" in names
-    assert "unlabeled (2)" in names
+    assert "unlabeled (2)" in names and "changed here (1)" in names
     text = proposal_text(event, {e["idx"]: e for e in examples}, task)
     assert "#2" in text and "no → **yes**" in text and "accepted" in text and "-0.500" in text
 

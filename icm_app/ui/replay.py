@@ -65,14 +65,17 @@ def labels_grid_figure(
             go.Scatter(
                 x=[pos[i][0] for i in part["idx"]], y=[pos[i][1] for i in part["idx"]], mode="markers",
                 name=f"{name} ({len(part)})",
-                marker=dict(symbol="square", size=26, color=LABEL_COLORS[label],
-                            line=dict(color=["#000" if c else "#fff" for c in part["changed"]],
-                                      width=[3 if c else 1 for c in part["changed"]])),
+                marker=dict(symbol="square", size=26, color=LABEL_COLORS[label], line=dict(color="#fff", width=1)),
                 customdata=part[["idx", "word", "text", "change"]].to_numpy(),
                 hovertemplate="#%{customdata[0]}: %{customdata[1]}<br>%{customdata[2]}<br>%{customdata[3]}"
                 "<extra></extra>",
             )
         )  # fmt: skip
+    changed = frame[frame["changed"]]
+    if len(changed):
+        fig.add_trace(go.Scatter(x=[pos[i][0] for i in changed["idx"]], y=[pos[i][1] for i in changed["idx"]],
+                                 mode="markers", name=f"changed here ({len(changed)})", hoverinfo="skip",
+                                 marker=dict(symbol="square-open", size=28, color="#000", line=dict(width=3))))  # fmt: skip
     wrong = frame[frame["gold_disagrees"]]
     if frame["gold"].notna().any():
         fig.add_trace(go.Scatter(x=[pos[i][0] for i in wrong["idx"]], y=[pos[i][1] for i in wrong["idx"]],
