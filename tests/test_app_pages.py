@@ -76,7 +76,9 @@ def shown_run(at: AppTest) -> str:
 
 # -- layout and the open run (defect 1) -----------------------------------------------------------------
 def test_pages_are_classic_multipage_files_and_the_home_page_introduces_icm(icm_home):
-    assert sorted(FILES) == ["data", "evaluate", "export", "labels", "run", "runs"]
+    assert sorted(FILES) == [
+        "compare", "data", "evaluate", "export", "how_icm_decides", "labels", "replay", "review", "run", "runs"
+    ]  # fmt: skip
     assert "st.navigation" not in (ROOT / "streamlit_app.py").read_text()
     for file in (ROOT / "pages").glob("*.py"):
         assert "page_frame(" in file.read_text(), f"{file.name} must draw the shared frame"
