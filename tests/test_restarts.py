@@ -149,7 +149,7 @@ def test_migration_7_keeps_old_events_as_chain_0(tmp_path, monkeypatch):
     ]  # fmt: skip
     assert store.run(run_id).chain == 0 and store.chains(run_id) == []
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT max(version) FROM migrations").fetchone()[0] == 7
+        assert db.execute("SELECT max(version) FROM migrations").fetchone()[0] == len(sqlite_store.MIGRATIONS)
 
 
 def test_the_labels_table_shows_agreement_across_chains_and_filters_the_unstable():
