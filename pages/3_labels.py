@@ -67,13 +67,11 @@ if submitted:
 
 st.subheader("Override all filtered examples")
 bulk_key = f"bulk_pending_{run_id}"
-bulk_cols = st.columns([2, 2, 1], vertical_alignment="bottom")
+bulk_cols = st.columns(2, vertical_alignment="bottom")
 bulk_label = bulk_cols[0].radio("New label for all of them", list(choices), index=None, horizontal=True,
                                 key=f"bulk_label_{run_id}")  # fmt: skip
 bulk_note = bulk_cols[1].text_input("Note", key=f"bulk_note_{run_id}")
-if bulk_cols[2].button(
-    f"Override all {len(shown)} filtered examples", key="bulk_start", disabled=shown.empty
-):
+if st.button(f"Override all {len(shown)} filtered examples", key="bulk_start", disabled=shown.empty):
     if bulk_label is None:
         st.warning("Choose the new label (or unpin) first.")
     else:  # the examples are fixed now: a later change of the filter does not change what is confirmed
@@ -90,7 +88,7 @@ if pending:
     st.warning(
         f"Override {len(ids)} examples to {pending['label']}? {change}. Nothing changes until you confirm."
     )
-    confirm, cancel = st.columns([1, 5])
+    confirm, cancel, _ = st.columns([2, 1, 3])
     if confirm.button(f"Confirm: override {len(ids)} examples", key="bulk_confirm", type="primary"):
         st.session_state["who"] = who
         for idx in ids:
