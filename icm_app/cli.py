@@ -237,23 +237,34 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Held-out accuracy of zero-shot / ICL with ICM, gold, random, overridden labels, and the salience check.
-    Example: icm eval RUN --test sample_data/rt_polarity_test.jsonl"""
+    """Label quality: search or objective?, the suspect labels ranked without gold (precision at K against a
+    random K where gold exists) and, with --test, held-out accuracy of zero-shot / ICL with ICM, gold, random
+    and overridden labels plus the salience check. Example: icm eval RUN --test sample_data/rt_polarity_test.jsonl"""
+    from .evaluation.compare import label_stability
     from .evaluation.report import evaluate_run
+    from .evaluation.suspects import report_lines
 
     quiet = (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     with _store(args) as store:
-        result = evaluate_run(store, args.run_id, args.test, n_demos=args.demos, seeds=tuple(args.seeds),
-                              salience_samples=args.salience_samples, progress=quiet)  # fmt: skip
-    print(f"held-out accuracy on {result['n_test']} test examples, {result['n_demos']} demonstrations, "
-          f"seeds {result['seeds']}:")  # fmt: skip
-    for m in result["methods"]:
-        print(
-            f"  {m['method']:11s} {m['mean']:.3f} ± {m['std']:.3f}   {' '.join(f'{a:.3f}' for a in m['accuracies'])}"
-        )
-    print(f"search or objective? {result['diagnosis']['message']}")
-    if "salience" in result:
-        print(result["salience"]["verdict"])
+        run_id = store.run(args.run_id).id
+        if args.test:
+            result = evaluate_run(store, run_id, args.test, n_demos=args.demos, seeds=tuple(args.seeds),
+                                  salience_samples=args.salience_samples, progress=quiet)  # fmt: skip
+            print(f"held-out accuracy on {result['n_test']} test examples, {result['n_demos']} demonstrations, "
+                  f"seeds {result['seeds']}:")  # fmt: skip
+            for m in result["methods"]:
+                accuracies = " ".join(f"{a:.3f}" for a in m["accuracies"])
+                print(f"  {m['method']:11s} {m['mean']:.3f} ± {m['std']:.3f}   {accuracies}")
+            diagnosis = result["diagnosis"]["message"]
+        else:
+            found = store.latest_evaluation(run_id, "diagnosis")
+            diagnosis = found["message"] if found else "not diagnosed yet (the run has not finished)"
+        print(f"search or objective? {diagnosis}")
+        if args.test and "salience" in result:
+            print(result["salience"]["verdict"])
+        stability = label_stability(store, run_id, args.compare) if args.compare else None
+        for line in report_lines(store, run_id, args.suspects, stability=stability):
+            print(line)
     return 0
 
 
@@ -435,8 +446,16 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help=cmd_eval.__doc__, description=cmd_eval.__doc__)
     ev.add_argument("run_id")
     ev.add_argument(
-        "--test", required=True, help="held-out file with gold labels, same columns as the run's data"
+        "--test",
+        help="held-out file with gold labels, same columns as the run's data (without it: no model runs)",
     )
+    ev.add_argument(
+        "--suspects", type=int, default=10, metavar="K", help="suspect labels to list (precision at K)"
+    )
+    ev.add_argument(
+        "--compare", nargs="+", default=[], metavar="RUN",
+        help="other runs of the same texts: their agreement joins the suspect ranking",
+    )  # fmt: skip
     ev.add_argument(
         "--demos", type=int, default=16, help="demonstrations per context (same for every method)"
     )

@@ -151,3 +151,20 @@ def test_icm_eval_prints_the_diagnosis(tmp_path, monkeypatch, capsys):
     from icm_app.store.sqlite_store import Store
 
     assert line == "search or objective? " + Store().latest_evaluation(run_id, "diagnosis")["message"]
+
+
+def test_icm_eval_without_a_test_file_prints_the_verdict_and_the_suspects_with_no_model(capsys, monkeypatch):
+    """`icm eval RUN` alone: the stored verdict, then the suspect ranking with precision at K against gold."""
+    from test_app_pages import make_run
+
+    from icm_app import cli
+    from icm_app.evaluation import report, suspects
+    from icm_app.store.sqlite_store import Store
+
+    monkeypatch.setattr(report, "build_scorer", None)  # no model may be loaded without --test
+    run_id = make_run("evaluated", iterations=6)
+    assert cli.main(["eval", run_id, "--suspects", "3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "search or objective? " + Store().latest_evaluation(run_id, "diagnosis")["message"]
+    assert out[1:] == suspects.report_lines(Store(), run_id, 3)
+    assert any(line.startswith("  precision at 3: ") for line in out)
