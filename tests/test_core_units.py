@@ -351,3 +351,16 @@ def test_a_completion_step_reports_its_fix_rounds():
     a.state.labels = {0: 1}  # completing 1: True has the higher U (24 against 5) though it breaks exclusive
     r = a.complete_one()  # no fix option beats U = 24, so all 3 rounds are used and the violation stays
     assert (r.move, r.new_label, r.fix_rounds, r.evaluation.I) == ("complete", 1, 3, 1)
+
+
+def test_annealer_unlabel_removes_label_and_pin():
+    """Catches: an undo to unlabeled that keeps the pin or a stale U."""
+    examples = make_examples(6)
+    a = Annealer(examples, FakeScorer(hashed_signal(6)), SearchConfig(iterations=4, k_init=2))
+    a.pin(2, 1)
+    u_pinned = a.current().U
+    a.unlabel(2)
+    assert 2 not in a.labels and 2 not in a.state.pinned
+    assert a.current().U != u_pinned or a.labels == {}
+    a.unlabel(4)  # never labeled: nothing happens
+    assert 4 not in a.labels

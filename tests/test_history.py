@@ -9,9 +9,7 @@ import sqlite3
 import pytest
 from conftest import FakeScorer, hashed_signal
 
-from icm_app.core.annealing import Annealer
 from icm_app.core.config import SearchConfig
-from icm_app.core.types import Example
 from icm_app.io.loaders import build_dataset
 from icm_app.scoring.models import ScorerConfig
 from icm_app.store import sqlite_store
@@ -185,19 +183,6 @@ def test_restore_label_is_shown_at_once_and_applied_by_the_runner():
     checkpoint = store.checkpoint(run_id)
     assert str(unlabeled) not in checkpoint["pinned"] and str(a) not in checkpoint["pinned"]
     assert checkpoint["pinned"][str(b)] == before[b]["label"]
-
-
-def test_annealer_unlabel_removes_label_and_pin():
-    """Catches: an undo to unlabeled that keeps the pin or a stale U."""
-    examples = [Example(i, {"text": f"x{i}"}) for i in range(6)]
-    a = Annealer(examples, FakeScorer(hashed_signal(6)), SearchConfig(iterations=4, k_init=2))
-    a.pin(2, 1)
-    u_pinned = a.current().U
-    a.unlabel(2)
-    assert 2 not in a.labels and 2 not in a.state.pinned
-    assert a.current().U != u_pinned or a.labels == {}
-    a.unlabel(4)  # never labeled: nothing happens
-    assert 4 not in a.labels
 
 
 def test_audit_csv_lists_every_override_and_restore(monkeypatch):

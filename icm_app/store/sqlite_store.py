@@ -222,8 +222,8 @@ class Store:
                 (run_id, name, now, now, "created", json.dumps(task), json.dumps(search),
                  json.dumps(scorer), data_source, model, None, None),
             )  # fmt: skip
-            # its label history is complete from the start (replayable)
-            db.execute("UPDATE runs SET history = 1 WHERE id = ?", (run_id,))
+            if len(MIGRATIONS) >= 8:  # history complete from the start (replayable); tests may stop at 7
+                db.execute("UPDATE runs SET history = 1 WHERE id = ?", (run_id,))
             db.executemany(
                 "INSERT INTO examples VALUES (?,?,?,?,?,?,?)",
                 [
