@@ -369,12 +369,15 @@ def test_evaluate_page_shows_label_quality_and_stored_results(finished_run):
                                                     "salient": False, "verdict": "WARNING: only 50%"})  # fmt: skip
     at = page("evaluate").run()
     assert not at.exception
-    assert [s.value for s in at.subheader][:3] == [
+    assert [s.value for s in at.subheader][:4] == [
         "Label quality (gold is used here only)",
+        "Suspect labels (ranked without gold)",
         "Search or objective?",
         "Held-out accuracy",
     ]
-    assert len(at.get("plotly_chart")) == 3  # agreement trend, confusion matrix, accuracy bars
+    assert (
+        len(at.get("plotly_chart")) == 4
+    )  # agreement trend, confusion matrix, suspects' precision at K, accuracy
     assert at.warning[-1].value == "WARNING: only 50%"  # after the search-or-objective verdict
     assert "disagree with gold" in " ".join(c.value for c in at.caption)
     # after a reload the form shows the settings the results came from
