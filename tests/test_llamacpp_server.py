@@ -96,4 +96,6 @@ def test_an_icm_run_through_the_server(server_url, icm_home):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     found = re.search(r"finished: 8/8 labeled, iterations (\d+)", done.stdout)
-    assert found and int(found.group(1)) >= 5, "5 search iterations, then the completion phase labels the rest"
+    assert found and int(found.group(1)) >= 5, (
+        "5 search iterations, then the completion phase labels the rest"
+    )

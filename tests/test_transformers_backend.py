@@ -430,7 +430,9 @@ TREE_BUDGETS = [1, 40, 100_000]  # every node alone / several chunks or pieces /
 @pytest.mark.parametrize("mode", ["tree", "tree_batch"])
 @pytest.mark.parametrize("budget", TREE_BUDGETS)
 @pytest.mark.parametrize("calibrate", [False, True])
-def test_tree_scores_equal_naive_scores_over_a_search_like_walk(model, tokenizer, examples, calibrate, budget, mode):
+def test_tree_scores_equal_naive_scores_over_a_search_like_walk(
+    model, tokenizer, examples, calibrate, budget, mode
+):
     naive = objective(examples, backend(model, tokenizer, mode="naive"), calibrate=calibrate)
     be = backend(model, tokenizer, mode=mode, tree_tokens=budget)
     tree = objective(examples, be, calibrate=calibrate)
@@ -486,7 +488,9 @@ def test_tree_equals_naive_with_pins_rules_and_truncated_contexts(model, tokeniz
         def __init__(self) -> None:
             self.tree = PromptScorer(examples, TASK, backend(model, tokenizer, mode=mode, tree_tokens=60,
                                                              max_context=120))  # fmt: skip
-            self.naive = PromptScorer(examples, TASK, backend(model, tokenizer, mode="naive", max_context=120))
+            self.naive = PromptScorer(
+                examples, TASK, backend(model, tokenizer, mode="naive", max_context=120)
+            )
             self.calls = 0
 
         def score(self, queries):
