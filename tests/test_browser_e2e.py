@@ -124,7 +124,7 @@ def test_label_the_sample_in_the_browser(app_url, icm_home):
         page.get_by_label("Examples (idx)").click()
         page.keyboard.type(str(target))
         page.keyboard.press("Enter")
-        page.get_by_text("0 (negative)").click()
+        page.get_by_text("0 (negative)").first.click()  # the override form's; the bulk override's comes after
         page.get_by_role("button", name="Apply override").click()
         expect(page.get_by_text("Saved 1 override")).to_be_visible()
         page.set_viewport_size({"width": 1400, "height": 1700})
