@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.consistency import find_violations, group_members
+from ..core.objective import log_sigmoid
 from ..store.sqlite_store import Store
 from ..worker.runner import stored_examples
 
@@ -44,7 +45,7 @@ FORMULA = (
 
 def sigmoid(x: float) -> float:
     """P(label 1) from log-odds toward label 1; never overflows."""
-    return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
+    return math.exp(log_sigmoid(x))
 
 
 @dataclass(frozen=True)
