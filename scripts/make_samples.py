@@ -25,7 +25,7 @@ def sentiment(n_per_class: int = 32, seed: int = 0) -> None:
         rows = []
         for polarity, label in (("pos", 1), ("neg", 0)):
             path = SHARED / "rt-polarity" / f"rt-polarity.{polarity}"
-            lines = path.read_text(encoding="latin-1").splitlines()
+            lines = path.read_text(encoding="utf-8").splitlines()
             pool = [t for t in lines if t.strip() not in taken]
             rows += [{"text": t.strip(), "label": label} for t in rng.sample(pool, n_per_class)]
         rng.shuffle(rows)

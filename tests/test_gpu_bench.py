@@ -16,11 +16,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.model  # uses the bundled model's tokenizer (converted on first use)
+@pytest.mark.model  # uses the bundled model's tokenizer (prepared by the set-up)
 def test_gpu_bench_runs_end_to_end_on_tiny_shapes(tmp_path):
-    from icm_app.scoring.models import bundled_model_dir
+    from icm_app.scoring.bundled import prepare
 
-    tokenizer = bundled_model_dir()
+    tokenizer = prepare()
     proc = subprocess.run(
         [sys.executable, "scripts/gpu_bench.py", "--tiny", "--tokenizer", str(tokenizer), "--out", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=600,

@@ -14,8 +14,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 
 @dataclass
 class FinetuneConfig:
@@ -49,6 +47,7 @@ def finetune(
     The loss is the cross-entropy of that one token (the label word), so the model learns the labels, not the
     prompts. The original model is left untouched.
     """
+    import torch
     from peft import LoraConfig, get_peft_model
 
     torch.manual_seed(config.seed)
@@ -79,8 +78,10 @@ def finetune(
     return peft_model.eval()
 
 
-def _batch_loss(model: Any, batch: list[tuple[list[int], int]], tokenizer: Any, device: Any) -> torch.Tensor:
+def _batch_loss(model: Any, batch: list[tuple[list[int], int]], tokenizer: Any, device: Any) -> Any:
     """Right-padded batch; the loss reads each prompt's last position."""
+    import torch
+
     width = max(len(ids) for ids, _ in batch)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     ids = torch.tensor([x + [pad] * (width - len(x)) for x, _ in batch], device=device)

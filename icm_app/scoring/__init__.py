@@ -7,6 +7,7 @@ from typing import Any
 
 from ..core.types import Example
 from ..tasks.presets import TaskSpec
+from .bundled import Report, quiet
 from .models import ScorerConfig, load_model, resolve_scoring
 from .prompts import PromptScorer
 
@@ -17,8 +18,10 @@ def build_scorer(
     config: ScorerConfig,
     *,
     loaded: tuple[Any, Any] | None = None,
+    report: Report = quiet,
 ) -> PromptScorer:
-    """A core `Scorer` for these examples under this task, backed by the configured model or server."""
+    """A core `Scorer` for these examples under this task, backed by the configured model or server;
+    `report` hears what loading the model does (a one-time conversion of the bundled model included)."""
     if config.model.startswith("openai:"):
         from .openai_backend import OpenAIBackend
 
@@ -29,7 +32,7 @@ def build_scorer(
         return PromptScorer(examples, task, server)
     from .transformers_backend import TransformersBackend
 
-    model, tokenizer = loaded or load_model(config)
+    model, tokenizer = loaded or load_model(config, report=report)
     mode = resolve_scoring(config.scoring, model)
     backend = TransformersBackend(model, tokenizer, task.label_words, mode=mode, cache_mb=config.cache_mb,
                                   tree_tokens=config.tree_tokens)  # fmt: skip

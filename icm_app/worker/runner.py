@@ -17,6 +17,7 @@ from ..core.config import SearchConfig
 from ..core.types import Example, Scorer
 from ..evaluation.diagnosis import diagnose
 from ..io.loaders import Dataset
+from ..scoring.bundled import Report
 from ..scoring.models import ScorerConfig, model_label
 from ..scoring.openai_backend import ServerUnavailableError
 from ..store.sqlite_store import Store
@@ -73,6 +74,22 @@ def stored_examples(store: Store, run_id: str) -> tuple[list[Example], dict[int,
     examples = [Example(r["idx"], r["fields"], r["group"], r["key"]) for r in rows]
     gold = {r["idx"]: r["gold"] for r in rows if r["gold"] is not None}
     return examples, gold
+
+
+def phase_reporter(store: Store, run_id: str, echo: Report, *, every: float = 1.0) -> Report:
+    """A `bundled.Report` that shows a starting worker's phase in the store (for the Run page, at most one
+    write per `every` seconds within a phase) and in the worker's log (`echo`)."""
+    started, last = time.time(), {"phase": None, "at": 0.0}
+
+    def report(phase: str, done: int | None, total: int | None) -> None:
+        echo(phase, done, total)
+        now = time.monotonic()
+        if phase == last["phase"] and now - last["at"] < every and done != total:
+            return
+        last.update(phase=phase, at=now)
+        store.set_phase(run_id, {"text": phase, "done": done, "total": total, "started": started})
+
+    return report
 
 
 def gold_agreement(labels: dict[int, int], gold: dict[int, int]) -> float | None:
