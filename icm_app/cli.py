@@ -393,7 +393,8 @@ def cmd_app(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.address,
                "--server.port", str(args.port), "--server.headless", "true",
                "--browser.gatherUsageStats", "false", "--server.maxUploadSize", str(args.max_upload_mb),
-               "--client.toolbarMode", "minimal", "--client.showSidebarNavigation", "false"]  # fmt: skip
+               "--client.toolbarMode", "minimal", "--client.showSidebarNavigation", "false",
+               "--server.fileWatcherType", "none", "--server.runOnSave", "false"]  # fmt: skip
     os.chdir(app.parent)
     sys.stdout.flush()
     os.execv(sys.executable, command)  # no child left behind: SIGTERM/SIGKILL of `icm app` reach Streamlit

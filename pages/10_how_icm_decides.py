@@ -9,6 +9,7 @@ import streamlit as st
 
 from icm_app.ui.charts import plot_config
 from icm_app.ui.layout import page_frame
+from icm_app.ui.live import job_watch
 from icm_app.ui.tables import labels_table
 from icm_app.worker.explain import current_labels, result_kind
 from icm_app.worker.process import explain_state, start_explain
@@ -58,21 +59,16 @@ if st.button("Explain with the model", type="primary", key="explain", disabled=r
     st.rerun()
 
 
-@st.fragment(run_every=2 if running else None)
-def progress() -> None:
-    """Polls the job every 2 s while it runs; reruns the page once it has ended."""
-    now = explain_state(store, run_id)
+def show_progress(now: dict | None) -> None:
     if now and now["state"] == "running":
         st.info(f"The model is reading the prompts for example #{now['idx']} (this one, and every other "
                 "example's with the label flipped)…", icon=":material/hourglass_top:")  # fmt: skip
-    elif running:
-        st.rerun()
     elif now and now["state"] == "failed" and now["idx"] == idx:
         st.error("The explanation failed. The end of its log:")
         st.code(now["log"] or "(empty log)", language=None)
 
 
-progress()
+job_watch(lambda: explain_state(store, run_id), show_progress, every=2)
 found = store.latest_evaluation(run_id, result_kind(idx))
 if found is None or found.get("state") != "finished":
     if found is not None and not (job and job["idx"] == idx):

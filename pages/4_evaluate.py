@@ -13,6 +13,7 @@ from icm_app.io.loaders import DataError, save_upload
 from icm_app.paths import HELD_OUT, icm_home, sample_path
 from icm_app.ui.charts import accuracy_figure, agreement_figure, confusion_figure, plot_config
 from icm_app.ui.layout import page_frame, page_link
+from icm_app.ui.live import job_watch
 from icm_app.ui.tables import labels_table
 from icm_app.worker.process import job_state, start_job
 
@@ -132,8 +133,7 @@ if st.button("Run evaluation", type="primary", key="run_eval"):
         st.info(f"Evaluation started on {n_test} test examples; its progress and results appear below.")
 
 
-def job_status(kind: str, what: str) -> None:
-    job = job_state(store, kind, run_id)
+def job_status(job: dict | None, what: str) -> None:
     if job is None:
         return
     if job["state"] == "running":
@@ -145,9 +145,8 @@ def job_status(kind: str, what: str) -> None:
         st.code(job["log"] or "(empty log)", language=None)
 
 
-@st.fragment(run_every=3)
 def results() -> None:
-    job_status("eval", "Evaluation")
+    job_watch(lambda: job_state(store, "eval", run_id), lambda job: job_status(job, "Evaluation"))
     icl = store.latest_evaluation(run_id, "icl")
     if icl is None:
         st.caption("No evaluation yet.")
@@ -192,9 +191,8 @@ if st.button("Fine-tune", key="run_ft", disabled=info.scorer["model"].startswith
         st.info("Fine-tuning started; its progress and results appear below.")
 
 
-@st.fragment(run_every=5)
 def finetune_results() -> None:
-    job_status("finetune", "Fine-tuning")
+    job_watch(lambda: job_state(store, "finetune", run_id), lambda job: job_status(job, "Fine-tuning"))
     ft = store.latest_evaluation(run_id, "finetune")
     if ft:
         st.dataframe([{"trained on": k, "held-out accuracy": v["accuracy"], "examples": v["n_train"],

@@ -6,12 +6,16 @@ import streamlit as st
 from icm_app.io.audit import audit_csv, audit_rows, example_text, label_history_rows
 from icm_app.ui.charts import plot_config
 from icm_app.ui.layout import page_frame
+from icm_app.ui.live import rerun_when_changed, run_version
 from icm_app.ui.replay import curves_figure, labels_grid_figure, proposal_text, replay_frame
+from icm_app.worker.process import is_alive
 
 HISTORY_COLUMNS = ["chain", "iteration", "cause", "old_word", "new_word", "old_pinned", "new_pinned", "who", "when",
                    "note"]  # fmt: skip
 
 store, info = page_frame("Replay")
+version = run_version(store, info.id, is_alive)
+seen = version()
 if not store.has_history(info.id):
     st.warning(
         "This run cannot be replayed: it was recorded before label history existed (store migration 8), so "
@@ -32,9 +36,10 @@ def step(key: str, by: int, low: int, high: int) -> None:
     st.session_state[key] = min(high, max(low, st.session_state.get(key, high) + by))
 
 
-@st.fragment(run_every=2 if info.status == "running" else None)
+@st.fragment
 def replay(chain: int) -> None:
-    """Reads the store on every rerun, so a running run's slider grows as iterations are committed."""
+    """Its own fragment, so the slider and buttons redraw only this part; while the worker lives, the page
+    reruns when an iteration is committed, so a running run's slider grows."""
     events = store.events(info.id, chain)
     if not events:
         st.info("No iteration recorded yet for this chain.")
@@ -100,3 +105,5 @@ audit = audit_rows(store, info.id)
 st.download_button(f"Download the audit trail (CSV, {len(audit)} overrides and undos)", audit_csv(store, info.id),
                    file_name=f"{info.id}-audit.csv", mime="text/csv", key="replay_audit_csv",
                    icon=":material/download:")  # fmt: skip
+if is_alive(info.worker_pid):
+    rerun_when_changed(version, seen)

@@ -7,6 +7,7 @@ Tests named after a defect of issue 10 failed before its fix.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -233,6 +234,26 @@ def test_run_page_at_iteration_zero_shows_no_empty_charts(icm_home):
     runner._record(None, 0, 0.1)
     at = page("run", run=run_id).run()
     assert not at.get("plotly_chart") and "first one" in at.info[0].value
+
+
+def test_a_starting_run_shows_what_its_worker_is_doing(icm_home):
+    """A worker converting the model showed only "Loading the model…" for minutes: the phase, its steps and
+    the time since the worker started are on the page."""
+    import os
+
+    run_id = make_run("starting", run=False)
+    store = Store()
+    store.set_status(run_id, "starting")
+    store.set_worker(run_id, os.getpid())  # alive
+    store.set_phase(run_id, {"text": "de-quantizing tensors", "done": 120, "total": 236,
+                             "started": time.time() - 75})  # fmt: skip
+    at = page("run", run=run_id).run()
+    assert not at.exception
+    texts = [p.proto.text for p in at.get("progress")]
+    assert texts[0].startswith("starting · iteration 0/10")
+    assert re.match(r"de-quantizing tensors 120/236 · 1:1[5-9] elapsed", texts[1]), texts
+    store.set_status(run_id, "running")  # a new status ends the phase
+    assert store.run(run_id).phase is None
 
 
 # -- Labels page (defect 9) ----------------------------------------------------------------------------

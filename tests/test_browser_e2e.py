@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,13 +37,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def app_url(icm_home, tmp_path):
+@contextmanager
+def serve(icm_home: Path, tmp_path: Path, **env: str):
+    """The app (`icm app`) on a free 127.0.0.1 port, yielding (url, server pid); stops it and its workers."""
     port = free_port()
     log = open(tmp_path / "app.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "icm_app.cli", "app", "--port", str(port)],
-        env={**os.environ, "ICM_HOME": str(icm_home)}, stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "ICM_HOME": str(icm_home), **env}, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -54,16 +56,39 @@ def app_url(icm_home, tmp_path):
         except OSError:
             time.sleep(0.5)
     else:
-        pytest.fail("the app did not start: " + (tmp_path / "app.log").read_text())
-    yield url
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=30)
-    for run in Store(icm_home / "runs.sqlite").runs():  # workers run in their own sessions
-        if run.worker_pid:
-            try:
-                os.killpg(run.worker_pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        pytest.fail("the app did not start within 90 s: " + (tmp_path / "app.log").read_text())
+    try:
+        yield url, proc.pid
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        for run in Store(icm_home / "runs.sqlite").runs():  # workers run in their own sessions
+            if run.worker_pid:
+                try:
+                    os.killpg(run.worker_pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+@pytest.fixture
+def app_url(icm_home, tmp_path):
+    with serve(icm_home, tmp_path) as (url, _):
+        yield url
+
+
+def waits_for(page, icm_home: Path, pattern: str, seconds: float, what: str) -> None:
+    """Wait for text matching `pattern`; on timeout, fail saying what was awaited, what the page showed and
+    the end of the worker's log (a bare timeout told nobody whether the model was still loading)."""
+    from playwright.sync_api import expect
+
+    try:
+        expect(page.get_by_text(re.compile(pattern)).first).to_be_visible(timeout=seconds * 1000)
+    except AssertionError:
+        shown = page.get_by_role("main").inner_text()[:1500]
+        logs = sorted((icm_home / "logs").glob("*.log"))
+        tail = logs[-1].read_text(errors="replace")[-1500:] if logs else "(no worker log)"
+        pytest.fail(f"waited {seconds:.0f} s for {what} ({pattern!r}).\nThe page showed:\n{shown}\n"
+                    f"The worker log ends:\n{tail}")  # fmt: skip
 
 
 needs_chromium = pytest.mark.skipif(
@@ -106,11 +131,12 @@ def test_label_the_sample_in_the_browser(app_url, icm_home):
         k_init.press("Enter")
         time.sleep(1)
         page.get_by_role("button", name="Start", exact=True).click()  # not "Help for restarts"
-        expect(page.get_by_text(re.compile(r"running · iteration [1-5]/6"))).to_be_visible(timeout=180_000)
+        # the set-up prepared the model, so loading takes seconds: 180 s is a generous bound, not a hope
+        waits_for(page, icm_home, r"running · iteration [1-5]/6", 180, "the first search iteration")
         expect(page.locator(".js-plotly-plot").first).to_be_visible()
         page.screenshot(path=ARTIFACTS / "model-2-run-live.png", full_page=True)
         # 6 search iterations, then the completion phase labels the rest through U (two evaluations a step)
-        expect(page.get_by_text(re.compile(r"finished · iteration 6/6"))).to_be_visible(timeout=480_000)
+        waits_for(page, icm_home, r"finished · iteration 6/6", 480, "6 iterations and the completion phase")
         expect(page.locator(".js-plotly-plot").first).to_be_visible()
         page.set_viewport_size({"width": 1400, "height": 2600})  # the page scrolls inside: show all charts
         time.sleep(2)
@@ -273,3 +299,69 @@ def test_runs_urls_downloads_and_bad_uploads(app_url, icm_home, tmp_path):
         snap("7-data-bad-csv")
         assert str(icm_home) not in page.get_by_role("main").inner_text()
         browser.close()
+
+
+def _reads(trace: Path, pid: int, since: float) -> list[str]:
+    """SQL statements the app server (pid) ran after `since` (epoch seconds), from the ICM_SQL_TRACE file."""
+    out = []
+    for line in trace.read_text().splitlines():
+        who, at, statement = line.split(" ", 2)
+        if int(who) == pid and float(at) > since:
+            out.append(statement)
+    return out
+
+
+def _reads_once_quiet(trace: Path, pid: int, *, quiet: float = 3, window: float = 10, limit: float = 30):
+    """Wait until the server has read nothing for `quiet` s (at most `limit` s: a page that polls never
+    goes quiet), then return what it reads over the next `window` s."""
+    deadline = time.time() + limit
+    while time.time() < deadline and _reads(trace, pid, time.time() - quiet):
+        time.sleep(0.5)
+    since = time.time()
+    time.sleep(window)
+    return _reads(trace, pid, since)
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_live_pages_read_nothing_once_the_run_has_ended(icm_home, tmp_path):
+    """Every page with a live part draws an ended run once and then reads nothing (an open tab used to
+    re-read every event and rebuild every figure every 2 s); while a worker lives, the Run page polls one
+    small query and redraws when the run changes, then stops polling."""
+    import subprocess as sp
+
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=30_000)
+    finished, live = _seed_runs()
+    store = Store(icm_home / "runs.sqlite")
+    worker = sp.Popen(["sleep", "300"])  # stands in for a live worker: only its pid is looked at
+    store.set_status(live, "running")
+    store.set_worker(live, worker.pid)
+    trace = tmp_path / "sql.trace"
+    try:
+        with serve(icm_home, tmp_path, ICM_SQL_TRACE=str(trace)) as (url, pid), sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            for path, title in (("run", "Run"), ("evaluate", "Evaluate"), ("replay", "Replay"),
+                                ("how_icm_decides", "How ICM decides")):  # fmt: skip
+                page.goto(f"{url}/{path}?run={finished}")
+                expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
+                reads = _reads_once_quiet(trace, pid)
+                assert reads == [], f"the {title} page of a finished run kept reading: {reads[:3]}"
+
+            page.goto(f"{url}/run?run={live}")
+            expect(page.get_by_text(re.compile(r"running · iteration 12/12"))).to_be_visible()
+            polls = _reads_once_quiet(trace, pid, limit=5)
+            assert len(polls) >= 3, f"a live run's page must poll (every 2 s): {polls}"
+            assert all(s.startswith("SELECT r.status, r.updated") for s in polls), polls[:5]
+
+            store.set_status(live, "finished")  # the worker ends: the page redraws once, then goes quiet
+            worker.kill()
+            worker.wait()
+            expect(page.get_by_text(re.compile(r"finished · iteration 12/12"))).to_be_visible()
+            reads = _reads_once_quiet(trace, pid)
+            assert reads == [], f"the Run page kept reading after the worker ended: {reads[:3]}"
+            browser.close()
+    finally:
+        worker.kill()

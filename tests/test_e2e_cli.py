@@ -34,6 +34,8 @@ def test_run_resume_export_with_the_bundled_model(icm_home, tmp_path):
     args = ("run", "--sample", "sentiment", "--limit", "10", "--seed", "3", "--k-init", "4", "--no-complete")
     first = icm(*args, "--iterations", "4", home=icm_home)
     assert first.returncode == 0, first.stderr
+    assert "loading google/gemma-3-270m" in first.stdout  # the worker says what it does while starting
+    assert "converting" not in first.stdout and "de-quantizing" not in first.stdout  # prepared by the set-up
     run_id = run_id_of(first)
 
     resumed = icm("resume", run_id, "--iterations", "8", home=icm_home)

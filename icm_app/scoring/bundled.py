@@ -195,7 +195,6 @@ def _convert_into(folder: Path, gguf: Path, progress: Report) -> None:
     """De-quantize the GGUF to fp32 and save it (model and tokenizer) into `folder`."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # our own progress instead

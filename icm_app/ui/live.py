@@ -20,10 +20,12 @@ from ..store.sqlite_store import Store
 POLL_SECONDS = 2.0
 
 
-def rerun_when_changed(version: Callable[[], Hashable], *, every: float = POLL_SECONDS) -> None:
-    """Rerun the page when `version()` differs from its value at this draw; call it only while something
-    is live (the caller decides what), so an idle page places no timer at all."""
-    seen = version()
+def rerun_when_changed(
+    version: Callable[[], Hashable], seen: Hashable, *, every: float = POLL_SECONDS
+) -> None:
+    """Rerun the page once `version()` differs from `seen` (its value read *before* this draw read the
+    store, so no change slips between the two). Call it only while something is live: an idle page places
+    no timer at all."""
 
     @st.fragment(run_every=every)
     def poll() -> None:
@@ -63,3 +65,23 @@ def phase_line(phase: dict[str, Any] | None, now: float | None = None) -> str:
     elapsed = int((now or time.time()) - phase.get("started", now or time.time()))
     steps = f" {phase['done']}/{phase['total']}" if phase.get("total") else ""
     return f"{phase['text']}{steps} · {elapsed // 60}:{elapsed % 60:02d} elapsed"
+
+
+def job_watch(
+    state: Callable[[], dict[str, Any] | None],
+    show: Callable[[dict[str, Any] | None], None],
+    *,
+    every: float = 3.0,
+) -> None:
+    """A background job's panel (`show(state())`): while the job runs, only this panel refreshes, every
+    `every` s, and the page reruns once the job has ended (to draw its results); otherwise it draws once."""
+    running = (state() or {}).get("state") == "running"
+
+    @st.fragment(run_every=every if running else None)
+    def panel() -> None:
+        now = state()
+        if running and (now or {}).get("state") != "running":
+            st.rerun()
+        show(now)
+
+    panel()

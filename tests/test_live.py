@@ -1,0 +1,83 @@
+"""The pieces that keep live pages cheap and a starting worker visible: the status line of a phase, the
+throttled phase reporter, the store's version and its events-since query."""
+
+from __future__ import annotations
+
+from conftest import FakeScorer, hashed_signal, make_examples
+
+from icm_app.core.config import SearchConfig
+from icm_app.io.loaders import build_dataset
+from icm_app.scoring.models import ScorerConfig
+from icm_app.store.sqlite_store import Store
+from icm_app.tasks.presets import TaskSpec
+from icm_app.ui.live import phase_line
+from icm_app.worker.runner import Runner, create_run, phase_reporter
+
+
+def new_run(store: Store, iterations: int = 4) -> str:
+    task = TaskSpec(name="t", template="Text: {text}\nLabel:")
+    rows = [{"text": e.fields["text"]} for e in make_examples(8)]
+    return create_run(store, build_dataset(rows, task), task, SearchConfig(iterations=iterations, k_init=2),
+                      ScorerConfig(), data_source="mem")  # fmt: skip
+
+
+def test_the_phase_line_says_what_how_far_and_how_long():
+    phase = {"text": "de-quantizing tensors", "done": 12, "total": 236, "started": 1000.0}
+    assert phase_line(phase, now=1125.0) == "de-quantizing tensors 12/236 · 2:05 elapsed"
+    assert phase_line({"text": "loading", "done": None, "total": None, "started": 1000.0}, now=1003.0) == (
+        "loading · 0:03 elapsed"
+    )
+    assert phase_line(None) == "starting the worker…"
+
+
+def test_the_phase_reporter_echoes_everything_but_writes_the_store_sparingly(icm_home):
+    store = Store()
+    run_id = new_run(store)
+    echoed, writes = [], []
+    original = store.set_phase
+    store.set_phase = lambda rid, phase: (writes.append(phase), original(rid, phase))
+    report = phase_reporter(store, run_id, lambda *a: echoed.append(a), every=3600)
+    for n in range(50):
+        report("de-quantizing tensors", n, 50)  # one phase: the first write, then only the last step
+    report("de-quantizing tensors", 50, 50)
+    report("writing", None, None)
+    assert len(echoed) == 52
+    assert [(w["text"], w["done"]) for w in writes] == [
+        ("de-quantizing tensors", 0), ("de-quantizing tensors", 50), ("writing", None)
+    ]  # fmt: skip
+    assert store.run(run_id).phase["text"] == "writing"
+
+
+def test_the_version_changes_with_every_step_status_and_override(icm_home):
+    store = Store()
+    run_id = new_run(store)
+    seen = {store.version(run_id)}
+    runner = Runner(store, run_id, FakeScorer(hashed_signal(8)))
+    runner.annealer.initialize()
+    runner._record(None, 0, 0.0)
+    for change in (
+        lambda: runner._record(runner.annealer.step(), 0, 0.0),
+        lambda: store.add_override(run_id, 1, 1),
+        lambda: store.set_status(run_id, "paused"),
+        lambda: store.set_phase(run_id, {"text": "x"}),
+        lambda: store.add_evaluation(run_id, "diagnosis", {}),
+    ):
+        before = store.version(run_id)
+        change()
+        assert store.version(run_id) != before
+        seen.add(store.version(run_id))
+    store.delete_run(run_id)
+    assert store.version(run_id) is None
+
+
+def test_events_since_returns_only_what_was_written_after(icm_home):
+    store = Store()
+    run_id = new_run(store, iterations=6)
+    Runner(store, run_id, FakeScorer(hashed_signal(8))).run()
+    every = store.events_since(run_id, 0, 0)
+    assert [e["iteration"] for e in every] == [e["iteration"] for e in store.events(run_id)]
+    middle = every[3]["seq"]
+    assert [e["iteration"] for e in store.events_since(run_id, 0, middle)] == [
+        e["iteration"] for e in every[4:]
+    ]
+    assert store.events_since(run_id, 0, every[-1]["seq"]) == []
