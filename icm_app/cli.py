@@ -390,11 +390,17 @@ def cmd_app(args: argparse.Namespace) -> int:
         raise CliError(f"{app} not found: run `icm app` from a source checkout (pip install -e .)")
     if args.home:
         os.environ["ICM_HOME"] = args.home
+    from .scoring.bundled import problem
+
+    if problem() is not None:
+        print("icm: the bundled model is not prepared yet: the first run will convert it (a minute or two), "
+              "or run `icm prepare` now", file=sys.stderr)  # fmt: skip
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.address,
                "--server.port", str(args.port), "--server.headless", "true",
                "--browser.gatherUsageStats", "false", "--server.maxUploadSize", str(args.max_upload_mb),
                "--client.toolbarMode", "minimal", "--client.showSidebarNavigation", "false",
-               "--server.fileWatcherType", "none", "--server.runOnSave", "false"]  # fmt: skip
+               "--server.fileWatcherType", "none", "--server.runOnSave", "false",
+               "--runner.postScriptGC", "false"]  # fmt: skip
     os.chdir(app.parent)
     sys.stdout.flush()
     os.execv(sys.executable, command)  # no child left behind: SIGTERM/SIGKILL of `icm app` reach Streamlit

@@ -68,7 +68,7 @@ def show_progress(now: dict | None) -> None:
         st.code(now["log"] or "(empty log)", language=None)
 
 
-job_watch(lambda: explain_state(store, run_id), show_progress, every=2)
+job_watch(lambda: explain_state(store, run_id), show_progress)
 found = store.latest_evaluation(run_id, result_kind(idx))
 if found is None or found.get("state") != "finished":
     if found is not None and not (job and job["idx"] == idx):

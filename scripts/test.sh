@@ -11,7 +11,7 @@ fi
 . .venv/bin/activate
 ruff check icm_app tests scripts
 set +e
-python -m pytest -q -p no:cacheprovider "$@"
+python -m pytest -q -p no:cacheprovider --durations=25 "$@"
 status=$?
 set -e
 if [ "$status" -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi

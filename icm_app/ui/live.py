@@ -17,7 +17,9 @@ import streamlit as st
 
 from ..store.sqlite_store import Store
 
-POLL_SECONDS = 2.0
+# Every refresh of a live panel costs ~0.1 s of browser CPU however small the panel (Streamlit's frontend
+# redraws per script run) and some server CPU; measured with scripts/ui_overhead.py.
+POLL_SECONDS = 5.0
 
 
 def rerun_when_changed(
@@ -71,7 +73,7 @@ def job_watch(
     state: Callable[[], dict[str, Any] | None],
     show: Callable[[dict[str, Any] | None], None],
     *,
-    every: float = 3.0,
+    every: float = POLL_SECONDS,
 ) -> None:
     """A background job's panel (`show(state())`): while the job runs, only this panel refreshes, every
     `every` s, and the page reruns once the job has ended (to draw its results); otherwise it draws once."""

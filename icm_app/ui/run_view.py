@@ -30,7 +30,7 @@ from .charts import (
 from .live import POLL_SECONDS, events_since_last_draw, phase_line, run_version
 
 # A chart redraw costs ~0.5 s of server CPU (building the 8-panel figure) and more in the browser, which on
-# a 2-core laptop is taken from the search; the status panel above the charts stays live every 2 s.
+# a 2-core laptop is taken from the search; the status panel above the charts stays live every POLL_SECONDS.
 CHART_SECONDS = 30.0
 
 
@@ -143,6 +143,7 @@ def _metrics(df: pd.DataFrame, done: int) -> None:
                    f"{_label(last['old_label'])} → {_label(last['new_label'])}, Δ = {last['delta']:.3f}, {verdict}")  # fmt: skip
 
 
+@st.fragment  # its own fragment: the status panel's refreshes leave the charts' elements alone (cheaper)
 def _charts(store: Store, run_id: str, state: RunState) -> None:
     df, info = state.events, state.info
     marks = [
