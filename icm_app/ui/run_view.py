@@ -29,9 +29,10 @@ from .charts import (
 )
 from .live import POLL_SECONDS, events_since_last_draw, phase_line, run_version
 
-# A chart redraw costs ~0.5 s of server CPU (building the 8-panel figure) and more in the browser, which on
-# a 2-core laptop is taken from the search; the status panel above the charts stays live every POLL_SECONDS.
-CHART_SECONDS = 30.0
+# A chart redraw costs ~0.5 s of server CPU (building the 8-panel figure) and 2.5-3 s of a headless browser's
+# (measured: a Run page load 4-6.6 s of browser CPU, a page without charts 1.4-2 s), taken from the search on
+# a 2-core laptop; the status panel above the charts stays live every POLL_SECONDS.
+CHART_SECONDS = 60.0
 
 
 @dataclass
