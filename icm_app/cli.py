@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,7 @@ def _drive(store: Store, run_id: str, scorer_config: ScorerConfig) -> int:
     from .tasks.presets import TaskSpec
     from .worker.runner import Runner, phase_reporter, stored_examples
 
+    store.set_worker(run_id, os.getpid())  # `icm run` in a terminal is this run's worker too
     info = store.run(run_id)
     examples, _ = stored_examples(store, run_id)
     report = phase_reporter(store, run_id, progress_printer())
@@ -171,12 +173,15 @@ def _drive(store: Store, run_id: str, scorer_config: ScorerConfig) -> int:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     """List stored runs. Example: icm runs"""
+    from .worker.process import iterations_done, shown_status
+
     with _store(args) as store:
         for r in store.runs():
             events = store.events(r.id)
             last = events[-1] if events else {}
+            done = f"{iterations_done(events)}/{r.search.get('iterations')}"
             print(
-                f"{r.id}  {r.status:9s} it={last.get('iteration', 0):<5} U={last.get('U') or 0:8.3f} "
+                f"{r.id}  {shown_status(r):11s} it={done:<9} U={last.get('U') or 0:8.3f} "
                 f"I={last.get('I') or 0:<3} labeled={last.get('n_labeled') or 0:<4} {r.name}"
             )
     return 0
@@ -383,8 +388,6 @@ def cmd_app(args: argparse.Namespace) -> int:
     """Start the browser app (bound to 127.0.0.1 unless --address says otherwise). Example: icm app --port 8501
 
     This process becomes Streamlit (exec), so stopping `icm app` stops the server and frees the port."""
-    import os
-
     app = Path(__file__).resolve().parent.parent / "streamlit_app.py"
     if not app.exists():
         raise CliError(f"{app} not found: run `icm app` from a source checkout (pip install -e .)")

@@ -236,6 +236,30 @@ def test_run_page_at_iteration_zero_shows_no_empty_charts(icm_home):
     assert not at.get("plotly_chart") and "first one" in at.info[0].value
 
 
+def test_a_killed_worker_reads_interrupted_everywhere_and_completion_steps_are_not_iterations(icm_home):
+    """The Run page said "interrupted" while the Runs table and `icm runs` said "running"; and they counted
+    completion-phase steps as iterations ("15 of 10", `it=15`)."""
+    import subprocess
+    import sys
+
+    run_id = make_run(
+        "killed", iterations=3
+    )  # 8 labeled at the start, 3 iterations: completion labels the rest
+    store = Store()
+    assert any(e["phase"] == "complete" for e in store.events(run_id)), "the case of the defect"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    store.set_status(run_id, "running")
+    store.set_worker(run_id, dead.pid)
+    row = page("runs").run().dataframe[0].value.iloc[0]
+    assert (row["status"], row["iteration"], row["of"]) == ("interrupted", 3, 3)
+    assert (
+        page("run", run=run_id).run().get("progress")[0].proto.text.startswith("interrupted · iteration 3/3")
+    )
+    listed = subprocess.run([sys.executable, "-m", "icm_app.cli", "runs"], capture_output=True, text=True)
+    assert "interrupted" in listed.stdout and "it=3/3 " in listed.stdout, listed.stdout
+
+
 def test_a_starting_run_shows_what_its_worker_is_doing(icm_home):
     """A worker converting the model showed only "Loading the model…" for minutes: the phase, its steps and
     the time since the worker started are on the page."""

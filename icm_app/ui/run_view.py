@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from ..store.sqlite_store import RunInfo, Store
-from ..worker.process import is_alive, worker_log
+from ..worker.process import is_alive, iterations_done, shown_status, worker_log
 from .charts import (
     acceptance_counts,
     chains_figure,
@@ -47,16 +47,13 @@ class RunState:
 
     @property
     def status(self) -> str:
-        """The stored status, or "interrupted" for a starting/running run whose worker is gone."""
-        if self.alive or self.info.status not in ("starting", "running"):
-            return self.info.status
-        return "interrupted"
+        return shown_status(self.info)
 
 
 def read_state(store: Store, run_id: str) -> RunState:
     info = store.run(run_id)
     df = events_frame(events_since_last_draw(store, run_id, info.chain), info.search["alpha"])
-    done = int(df.loc[~df["completing"], "iteration"].max()) if not df.empty else 0
+    done = iterations_done(df.to_dict("records")) if not df.empty else 0
     return RunState(info, is_alive(info.worker_pid), df, done, info.search["iterations"])
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 from ..core.consistency import find_violations, group_members
 from ..evaluation.suspects import Suspect, rank_suspects
 from ..store.sqlite_store import Store
+from ..worker.process import iterations_done, shown_status
 from ..worker.runner import stored_examples
 
 FILTERS = ("disagrees with gold", "inconsistent", "low confidence", "flipped often", "unstable across chains",
@@ -76,8 +77,8 @@ def runs_table(store: Store, runs: list) -> pd.DataFrame:
     for r in runs:
         events = store.events(r.id)
         last = events[-1] if events else {}
-        rows.append({"id": r.id, "name": r.name, "status": r.status, "examples": len(store.examples(r.id)),
-                     "labeled": last.get("n_labeled"), "iteration": last.get("iteration"),
+        rows.append({"id": r.id, "name": r.name, "status": shown_status(r), "examples": len(store.examples(r.id)),
+                     "labeled": last.get("n_labeled"), "iteration": iterations_done(events),
                      "of": r.search.get("iterations"), "U": last.get("U"),
                      "gold agreement": last.get("gold_agreement"), "model": r.model})  # fmt: skip
     return pd.DataFrame(rows)

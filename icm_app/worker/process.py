@@ -128,6 +128,20 @@ def worker_log(run_id: str, lines: int = 20) -> str:
     return read_log(log_path(run_id), lines)
 
 
+def shown_status(info: RunInfo) -> str:
+    """The stored status, or "interrupted" for a starting or running run whose worker is gone (killed or
+    crashed; it never wrote an ending): the one rule for the Run and Runs pages and `icm runs`."""
+    if info.status in ("starting", "running") and not is_alive(info.worker_pid):
+        return "interrupted"
+    return info.status
+
+
+def iterations_done(events: list[dict[str, Any]]) -> int:
+    """Search iterations done: the completion phase's steps, which label the rest after them, are not
+    iterations (a finished 10-iteration run reads 10 of 10, however many steps completion took)."""
+    return max((e["iteration"] for e in events if e.get("phase") != "complete"), default=0)
+
+
 def can_resume(info: RunInfo, alive: bool, done: int, iterations: int) -> bool:
     """Resume (or start) is offered when no worker lives and there is work left: the same rule on every page.
 
