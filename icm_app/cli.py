@@ -139,14 +139,20 @@ def _drive(store: Store, run_id: str, scorer_config: ScorerConfig) -> int:
 
     from .scoring import build_scorer
     from .tasks.presets import TaskSpec
-    from .worker.runner import Runner, phase_reporter, stored_examples
+    from .worker.runner import Runner, StopRequested, phase_reporter, stored_examples
 
     store.set_worker(run_id, os.getpid())  # `icm run` in a terminal is this run's worker too
     info = store.run(run_id)
     examples, _ = stored_examples(store, run_id)
     report = phase_reporter(store, run_id, progress_printer())
-    report(f"loading {scorer_config.model}", None, None)
-    scorer = build_scorer(examples, TaskSpec.from_dict(info.task), scorer_config, report=report)
+    try:
+        report(f"loading {scorer_config.model}", None, None)
+        scorer = build_scorer(examples, TaskSpec.from_dict(info.task), scorer_config, report=report)
+    except StopRequested as stopped:
+        store.take_commands(run_id)
+        store.set_status(run_id, "stopped", f"stopped while starting ({stopped}); nothing was changed")
+        print(f"run {run_id} stopped while starting ({stopped})")
+        return 0
     runner = Runner(store, run_id, scorer)
     total = runner.config.iterations * runner.config.restarts  # completion steps run past it
     with tqdm(total=total, initial=runner.annealer.state.iteration, desc="ICM", unit="it") as bar:

@@ -36,10 +36,14 @@ def controls(state: RunState) -> None:
     info, alive = state.info, state.alive
     row = st.container(horizontal=True)
     if info.status in ("starting", "running") and alive:
-        if row.button("Pause", key="pause"):
-            store.send_command(run_id, "pause")
-        if row.button("Stop", key="stop"):
-            store.send_command(run_id, "stop")
+        pending = store.pending_commands(run_id)
+        for command, label in (("pause", "Pause"), ("stop", "Stop")):
+            if "stop" not in pending and command not in pending and row.button(label, key=command):
+                store.send_command(run_id, command)
+                st.rerun()
+        if pending:
+            row.caption("Stopping: the worker stops after this iteration (or as soon as the model is loaded)…"
+                        if "stop" in pending else "Pausing after this iteration…")  # fmt: skip
     elif can_resume(info, alive, state.done, search.iterations):
         if row.button("Start" if info.status == "created" else "Resume", type="primary", key="start"):
             store.update_config(

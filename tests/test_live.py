@@ -81,3 +81,63 @@ def test_events_since_returns_only_what_was_written_after(icm_home):
         e["iteration"] for e in every[4:]
     ]
     assert store.events_since(run_id, 0, every[-1]["seq"]) == []
+
+
+def test_pause_and_stop_say_they_were_heard_until_the_worker_obeys(icm_home):
+    """After Pause the page kept "running" and the Pause button for minutes (until the iteration ended)."""
+    import os
+
+    from test_app_pages import page
+
+    store = Store()
+    run_id = new_run(store)
+    store.set_status(run_id, "running")
+    store.set_worker(run_id, os.getpid())  # alive
+    at = page("run", run=run_id).run()
+    at.button(key="pause").click().run()
+    assert store.pending_commands(run_id) == ["pause"]
+    assert "Pausing after this iteration" in " ".join(c.value for c in at.caption)
+    assert not [b for b in at.button if b.key == "pause"] and at.button(key="stop")
+    at.button(key="stop").click().run()
+    assert "Stopping" in " ".join(c.value for c in at.caption)
+    assert not [b for b in at.button if b.key in ("pause", "stop")]
+
+
+def test_a_new_worker_ignores_commands_sent_after_the_last_one_ended(icm_home, monkeypatch):
+    from icm_app.worker import process
+
+    store = Store()
+    run_id = new_run(store)
+    store.send_command(run_id, "pause")  # sent to a worker that had already ended
+    monkeypatch.setattr(process, "launch", lambda *a, **k: 0)
+    process.start_worker(store, run_id)
+    assert store.pending_commands(run_id) == []
+
+
+def test_stop_during_model_loading_is_obeyed_before_the_first_evaluation(icm_home, monkeypatch):
+    """Stop pressed while the model loaded had no effect for 41 s (the initial evaluation ran first)."""
+    from icm_app import cli, scoring
+
+    store = Store()
+    run_id = new_run(store)
+    scorer = FakeScorer(hashed_signal(8))
+
+    def loading(examples, task, cfg, report):
+        report("loading", None, None)
+        store.send_command(run_id, "stop")  # pressed while the weights load
+        return scorer
+
+    monkeypatch.setattr(scoring, "build_scorer", loading)
+    assert cli.main(["resume", run_id]) == 0
+    assert store.run(run_id).status == "stopped" and store.events(run_id) == [] and scorer.calls == []
+
+    def converting(examples, task, cfg, report):
+        store.send_command(run_id, "stop")
+        report("de-quantizing tensors", 3, 236)  # the next report raises
+        raise AssertionError("the stop was not obeyed")
+
+    monkeypatch.setattr(scoring, "build_scorer", converting)
+    assert cli.main(["resume", run_id]) == 0
+    info = store.run(run_id)
+    assert info.status == "stopped" and "while starting (de-quantizing tensors)" in info.message
+    assert store.pending_commands(run_id) == []

@@ -706,6 +706,18 @@ class Store:
                 "INSERT INTO commands (run_id, command, at) VALUES (?,?,?)", (run_id, command, time.time())
             )
 
+    def pending_commands(self, run_id: str) -> list[str]:
+        """Commands sent but not yet taken by the worker (the Run page says "pausing after this iteration")."""
+        rows = self.db.execute(
+            "SELECT command FROM commands WHERE run_id = ? AND done = 0 ORDER BY id", (run_id,)
+        )
+        return [r[0] for r in rows]
+
+    def clear_commands(self, run_id: str) -> None:
+        """Drop commands no worker took (sent after the last one ended): a new worker must not obey them."""
+        with self.transaction() as db:
+            db.execute("UPDATE commands SET done = 1 WHERE run_id = ? AND done = 0", (run_id,))
+
     def take_commands(self, run_id: str) -> list[str]:
         with self.transaction() as db:
             rows = db.execute(

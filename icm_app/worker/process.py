@@ -44,6 +44,7 @@ def launch(
 
 def start_worker(store: Store, run_id: str) -> int:
     """Launch the search worker (`icm resume RUN`) for `run_id`; returns its pid."""
+    store.clear_commands(run_id)  # a pause sent to a worker that had already ended does not pause this one
     store.set_status(run_id, "starting")
     pid = launch(["resume", run_id], log_path(run_id), home=store.path.parent)
     store.set_worker(run_id, pid)

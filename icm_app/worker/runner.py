@@ -76,9 +76,14 @@ def stored_examples(store: Store, run_id: str) -> tuple[list[Example], dict[int,
     return examples, gold
 
 
+class StopRequested(Exception):
+    """A stop command arrived while the worker was starting (loading or converting the model)."""
+
+
 def phase_reporter(store: Store, run_id: str, echo: Report, *, every: float = 1.0) -> Report:
     """A `bundled.Report` that shows a starting worker's phase in the store (for the Run page, at most one
-    write per `every` seconds within a phase) and in the worker's log (`echo`)."""
+    write per `every` seconds within a phase) and in the worker's log (`echo`); raises StopRequested at the
+    first report after a stop command, so Stop works while the model loads."""
     started, last = time.time(), {"phase": None, "at": 0.0}
 
     def report(phase: str, done: int | None, total: int | None) -> None:
@@ -86,6 +91,8 @@ def phase_reporter(store: Store, run_id: str, echo: Report, *, every: float = 1.
         now = time.monotonic()
         if phase == last["phase"] and now - last["at"] < every and done != total:
             return
+        if "stop" in store.pending_commands(run_id):
+            raise StopRequested(phase)
         last.update(phase=phase, at=now)
         store.set_phase(run_id, {"text": phase, "done": done, "total": total, "started": started})
 
@@ -209,19 +216,23 @@ class Runner:
         self._diagnose()
         return "finished"
 
+    def _commanded(self) -> str | None:
+        """ "stopped" or "paused" if such a command arrived (stop wins), else None."""
+        commands = self.store.take_commands(self.run_id)
+        return "stopped" if "stop" in commands else "paused" if "pause" in commands else None
+
     def _chain_loop(self, on_step: Callable[[dict[str, Any]], None] | None) -> str:
         a = self.annealer
         self._apply_overrides()
         if a.needs_initialization:  # decided by the annealer alone, so step() and the runner agree
+            if ended := self._commanded():  # sent while the model loaded: before the first evaluation
+                return ended
             t0, k0 = time.perf_counter(), _tokens(self.scorer)
             a.initialize()
             self._record(None, _tokens(self.scorer) - k0, time.perf_counter() - t0)
         while not a.done or (self.config.complete and a.unlabeled):
-            commands = self.store.take_commands(self.run_id)
-            if "stop" in commands:
-                return "stopped"
-            if "pause" in commands:
-                return "paused"
+            if ended := self._commanded():
+                return ended
             self._apply_overrides()
             t0, k0 = time.perf_counter(), _tokens(self.scorer)
             result = a.step() if not a.done else a.complete_one()
