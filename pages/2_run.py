@@ -4,7 +4,8 @@ import streamlit as st
 
 from icm_app.core.config import SearchConfig
 from icm_app.scoring.models import ScorerConfig, model_label
-from icm_app.ui.forms import dataclass_inputs
+from icm_app.ui.fields import SCORER_FIELDS, SEARCH_FIELDS
+from icm_app.ui.forms import Spec, settings_form
 from icm_app.ui.layout import page_frame
 from icm_app.ui.run_view import RunState, live_view
 from icm_app.worker.process import can_resume, is_alive, start_worker
@@ -17,18 +18,13 @@ if info.status in ("starting", "running") and not is_alive(info.worker_pid) and 
     )
 
 with st.expander("Model and hyper-parameters", expanded=info.status == "created"):
-    scorer_values = dataclass_inputs(
-        ScorerConfig, info.scorer, prefix=f"scorer_{run_id}", skip=("trust_remote_code",)
-    )
-    search_values = dataclass_inputs(SearchConfig, info.search, prefix=f"search_{run_id}")
+    server = str(st.session_state.get(f"{run_id}_model", info.scorer["model"])).startswith("openai:")
+    form = settings_form([Spec(ScorerConfig, info.scorer, SCORER_FIELDS), Spec(SearchConfig, info.search, SEARCH_FIELDS)],
+                         prefix=run_id, hide=() if server else ("Server",))  # fmt: skip
     if info.status != "created":
-        st.caption("Changes apply when the run is resumed; raise iterations to continue a finished run.")
-
-try:
-    search, scorer = SearchConfig.from_dict(search_values), ScorerConfig(**{**info.scorer, **scorer_values})
-except ValueError as exc:
-    st.error(str(exc))
-    st.stop()
+        st.caption("Changes apply when the run is resumed; raise the iterations to continue a finished run.")
+if form.errors:
+    st.error("Some settings above need fixing; nothing was saved, and the run starts once they are fixed.")
 
 
 def controls(state: RunState) -> None:
@@ -44,15 +40,16 @@ def controls(state: RunState) -> None:
         if pending:
             row.caption("Stopping: the worker stops after this iteration (or as soon as the model is loaded)…"
                         if "stop" in pending else "Pausing after this iteration…")  # fmt: skip
-    elif can_resume(info, alive, state.done, search.iterations):
+    elif form.configs and can_resume(info, alive, state.done, form.configs[1].iterations):
         if row.button("Start" if info.status == "created" else "Resume", type="primary", key="start"):
+            scorer, search = form.configs
             store.update_config(
                 run_id, search=search.to_dict(), scorer=scorer.to_dict(), model=model_label(scorer)
             )
             start_worker(store, run_id)
             st.rerun()
     elif info.status == "finished":
-        st.caption("Finished: all iterations done. Raise **iterations** above to continue this run.")
+        st.caption("Finished: all iterations done. Raise the **iterations** above to continue this run.")
 
 
 live_view(store, run_id, controls)

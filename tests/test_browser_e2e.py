@@ -123,10 +123,10 @@ def test_label_the_sample_in_the_browser(app_url, icm_home):
         expect(page.get_by_text("Created run")).to_be_visible()
 
         page.get_by_role("link", name="Run", exact=True).first.click()
-        iterations = page.get_by_label("iterations", exact=True)
+        iterations = page.get_by_label("Iterations (empty: automatic)", exact=True)
         iterations.fill("6")
         iterations.press("Enter")
-        k_init = page.get_by_label("k init", exact=True)
+        k_init = page.get_by_label("K: examples labeled at the start", exact=True)
         k_init.fill("4")
         k_init.press("Enter")
         time.sleep(1)

@@ -1,43 +1,109 @@
-"""Widgets generated from the config dataclasses, so help texts and choices are written once."""
+"""The settings form, generated from the config dataclasses (help texts, choices) and the field table
+(ui/fields.py: labels, groups), so nothing is written twice.
+
+Every field is read as text and parsed where it stands; a value the dataclass refuses gets its message,
+in words, under its own field. The form returns configs only when every field is valid, so nothing wrong
+is ever stored.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
 
+from .fields import GROUPS
 
-def dataclass_inputs(
-    cls: type, values: dict[str, Any], *, prefix: str, skip: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    """One input per field, defaulting to `values`, with the field's help and choices."""
-    out: dict[str, Any] = {}
-    columns = st.columns(3)
-    for k, f in enumerate(f for f in dataclasses.fields(cls) if f.name not in skip):
-        value, meta, key = values.get(f.name, f.default), f.metadata, f"{prefix}_{f.name}"
-        label = f.name.replace("_", " ")
-        with columns[k % 3]:
-            if meta.get("choices"):
-                choices = list(meta["choices"])
-                out[f.name] = st.selectbox(
-                    label, choices, index=choices.index(value), help=meta.get("help"), key=key
-                )
-            elif isinstance(value, bool) or "bool" in str(f.type):
-                out[f.name] = st.checkbox(label, value=bool(value), help=meta.get("help"), key=key)
-            elif "float | None" in str(f.type):
-                text = st.text_input(
-                    label, "" if value is None else str(value), help=meta.get("help"), key=key
-                )
-                out[f.name] = float(text) if text.strip() else None
-            elif "float" in str(f.type):
-                out[f.name] = st.number_input(
-                    label, value=float(value), help=meta.get("help"), key=key, format="%g"
-                )
-            elif "int" in str(f.type):
-                out[f.name] = int(
-                    st.number_input(label, value=int(value), step=1, help=meta.get("help"), key=key)
-                )
-            else:
-                out[f.name] = st.text_input(label, str(value), help=meta.get("help"), key=key)
-    return out
+REFUSAL = re.compile(r"^\w+\.(\w+)=.*?: (.*)$")  # "SearchConfig.min_share=1.5: must be in [0, 1]"
+
+
+@dataclass
+class Spec:
+    """One dataclass in the form: its class, current values and field table (name -> (label, group))."""
+
+    cls: type
+    values: dict[str, Any]
+    table: dict[str, tuple[str, str]]
+
+
+@dataclass
+class FormResult:
+    configs: list[Any] | None  # one instance per Spec, or None while any field is wrong
+    errors: dict[str, str] = field(default_factory=dict)  # field name -> message shown under it
+
+
+def settings_form(specs: list[Spec], *, prefix: str, hide: tuple[str, ...] = ()) -> FormResult:
+    """Each group's fields in three columns (Advanced in a collapsed expander; `hide` skips groups)."""
+    parsed: list[dict[str, Any]] = [{} for _ in specs]
+    errors: dict[str, str] = {}
+    slots: dict[str, Any] = {}
+    for group in (g for g in GROUPS if g not in hide):
+        members = [(k, f) for k, spec in enumerate(specs) for f in dataclasses.fields(spec.cls)
+                   if spec.table.get(f.name, ("", ""))[1] == group]  # fmt: skip
+        if not members:
+            continue
+        box = st.expander(group, expanded=False) if group == "Advanced" else st.container()
+        if group != "Advanced":
+            box.markdown(f"**{group}**")
+        columns = box.columns(3)
+        for n, (k, f) in enumerate(members):
+            with columns[n % 3]:
+                value, message = _input(f, specs[k], key=f"{prefix}_{f.name}")
+                parsed[k][f.name] = value
+                slots[f.name] = st.empty()
+                if message:
+                    errors[f.name] = message
+    configs = None if errors else _build(specs, parsed, errors)
+    for name, message in errors.items():
+        (slots.get(name) or st).error(message, icon=":material/error:")
+    return FormResult(configs, errors)
+
+
+def _input(f: dataclasses.Field, spec: Spec, *, key: str) -> tuple[Any, str | None]:
+    """(parsed value, message if it cannot be parsed) for one field's widget."""
+    label, meta = spec.table[f.name][0], f.metadata
+    value = spec.values.get(f.name, f.default)
+    kind = str(f.type)
+    if meta.get("choices"):
+        choices = list(meta["choices"])
+        return st.selectbox(label, choices, index=choices.index(value), help=meta.get("help"), key=key), None
+    if "bool" in kind:
+        return st.checkbox(label, value=bool(value), help=meta.get("help"), key=key), None
+    text = st.text_input(label, "" if value is None else str(value), help=meta.get("help"), key=key)
+    if "int" not in kind and "float" not in kind:
+        return text, None
+    return parse_number(text, whole="int" in kind, optional="None" in kind)
+
+
+def parse_number(text: str, *, whole: bool, optional: bool) -> tuple[Any, str | None]:
+    """A field's text as a number: (value, None), or (None, what is wrong in words)."""
+    text = text.strip()
+    if not text:
+        return None, None if optional else "Enter a number."
+    try:
+        number = int(text) if whole else float(text)
+    except ValueError:
+        return None, f"“{text}” is not a {'whole number' if whole else 'number'}."
+    if not math.isfinite(number):
+        return None, "Enter a finite number."
+    return number, None
+
+
+def _build(specs: list[Spec], parsed: list[dict[str, Any]], errors: dict[str, str]) -> list[Any] | None:
+    """The dataclasses from the parsed fields; a refusal goes under the field it names."""
+    out = []
+    for spec, values in zip(specs, parsed):
+        try:
+            out.append(spec.cls(**{**spec.values, **values}))
+        except (ValueError, TypeError) as exc:
+            found = REFUSAL.match(str(exc))
+            name = found.group(1) if found and found.group(1) in values else next(iter(values))
+            why = found.group(2) if found else str(exc)
+            for other, (label, _) in spec.table.items():  # "must be <= max_share": the other field's label
+                why = re.sub(rf"\b{other}\b", f"“{label}”", why)
+            errors[name] = why[0].upper() + why[1:] + "."
+    return None if errors else out
