@@ -196,7 +196,9 @@ def test_a_run_paused_in_its_completion_phase_can_be_resumed_and_finishes():
 def test_icm_run_prints_the_budget_reasoning_labels_everything_and_names_the_limit(monkeypatch, capsys):
     from icm_app import cli, scoring
 
-    monkeypatch.setattr(scoring, "build_scorer", lambda examples, task, cfg, **kw: FakeScorer(hashed_signal(12)))
+    monkeypatch.setattr(
+        scoring, "build_scorer", lambda examples, task, cfg, **kw: FakeScorer(hashed_signal(12))
+    )
     assert cli.main(["run", "--sample", "sentiment", "--limit", "12", "--restarts", "2"]) == 0
     out, err = capsys.readouterr()
     assert (
