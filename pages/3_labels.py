@@ -23,8 +23,12 @@ st.caption(f"1 = `{words[0]}`, 0 = `{words[1]}`")
 if flash := st.session_state.pop("labels_flash", None):
     st.success(flash)
 table = labels_table(store, run_id)
+unlabeled = bool(table["label"].isna().all())
+if unlabeled:
+    st.info("No labels yet: start the run on the **Run** page. Labels you pin below before it starts are "
+            "fixed context for the search.")  # fmt: skip
 left, right = st.columns([2, 1])
-filters = left.multiselect("Show only", FILTERS, key="filters")
+filters = left.multiselect("Show only", FILTERS, key="filters", disabled=unlabeled)
 search = right.text_input("Search text", key="search")
 shown = apply_filters(table, filters, search)
 st.dataframe(shown, hide_index=True, height=360, column_config={

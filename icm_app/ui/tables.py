@@ -89,7 +89,7 @@ def apply_filters(df: pd.DataFrame, filters: list[str], search: str = "") -> pd.
     masks = {
         "disagrees with gold": df["gold"].notna() & df["label"].notna() & (df["gold"] != df["label"]),
         "inconsistent": df["violations"] != "",
-        "low confidence": df["confidence"].abs() < LOW_CONFIDENCE,
+        "low confidence": pd.to_numeric(df["confidence"], errors="coerce").abs() < LOW_CONFIDENCE,
         "flipped often": df["flips"] >= OFTEN,
         "unstable across chains": df["chain agreement"].notna() & (df["chain agreement"] < 1),
         "pinned": df["pinned"],
