@@ -20,8 +20,10 @@ st.dataframe(table, hide_index=True)
 
 ids = [r.id for r in runs]
 names = {r.id: r.name for r in runs}
-chosen = st.selectbox("Run to open, resume or delete", ids, index=ids.index(current.id) if current else 0,
-                      format_func=lambda i: f"{i} · {names[i]}", key="chosen")  # fmt: skip
+# keyed by the list of runs: after a delete the browser's selector cannot keep showing the deleted run
+# (it did, while Open then opened another)
+chosen = st.selectbox("Run to open, resume or delete", ids, index=ids.index(current.id) if current and current.id in ids else 0,
+                      format_func=lambda i: f"{i} · {names[i]}", key=f"chosen_{'_'.join(ids)}")  # fmt: skip
 info = store.run(chosen)
 alive = is_alive(info.worker_pid)
 done = int(table.loc[table["id"] == chosen, "iteration"].fillna(0).iloc[0])
@@ -37,7 +39,6 @@ if row.button("Delete", key="delete", disabled=not confirm or alive):
     store.delete_run(chosen)
     forget_run(chosen)
     st.session_state["runs_flash"] = f"Deleted run `{chosen}` ({info.name})."
-    st.session_state.pop("chosen", None)
     st.rerun()
 if alive:
     st.caption("A worker is running this run: pause or stop it on the Run page before deleting.")

@@ -1,6 +1,5 @@
 """Replay: a run's labels at any iteration of a chain, with U, I and the proposal made there."""
 
-import pandas as pd
 import streamlit as st
 
 from icm_app.io.audit import audit_csv, audit_rows, example_text, label_history_rows
@@ -8,10 +7,8 @@ from icm_app.ui.charts import plot_config
 from icm_app.ui.layout import page_frame
 from icm_app.ui.live import rerun_when_changed, run_version
 from icm_app.ui.replay import curves_figure, labels_grid_figure, proposal_text, replay_frame
+from icm_app.ui.tables import history_table
 from icm_app.worker.process import is_alive
-
-HISTORY_COLUMNS = ["chain", "iteration", "cause", "old_word", "new_word", "old_pinned", "new_pinned", "who", "when",
-                   "note"]  # fmt: skip
 
 store, info = page_frame("Replay")
 version = run_version(store, info.id, is_alive)
@@ -98,7 +95,7 @@ examples = {e["idx"]: e for e in store.examples(info.id)}
 idx = st.selectbox("Example", list(examples), key="replay_history_idx",
                    format_func=lambda i: f"#{i}: {example_text(examples[i])[:90]}")  # fmt: skip
 history = label_history_rows(store, info.id, idx)
-st.dataframe(pd.DataFrame(history, columns=HISTORY_COLUMNS), hide_index=True, key="replay_history")
+st.dataframe(history_table(history), hide_index=True, key="replay_history")
 st.caption("Every change of this example's label or pin in every chain, and what caused it: init (the random start),"
            " search flip, swap, ConsistencyFix, completion, or a person's override / restore (undo).")  # fmt: skip
 audit = audit_rows(store, info.id)

@@ -298,6 +298,20 @@ def test_runs_urls_downloads_and_bad_uploads(app_url, icm_home, tmp_path):
         expect(message).to_be_visible()
         snap("7-data-bad-csv")
         assert str(icm_home) not in page.get_by_role("main").inner_text()
+
+        menu("Runs")  # delete the open (older) run: the selector must not keep showing it
+        selector = page.get_by_label("Run to open, resume or delete")
+        selector.click()
+        page.get_by_role("option", name=re.compile(older)).click()
+        page.get_by_text("Confirm delete").click()
+        page.locator("[data-testid^=stBaseButton]", has_text="Delete").click()
+        expect(page.get_by_text(f"Deleted run `{older}`".replace("`", ""))).to_be_visible()
+        time.sleep(1)
+        box = page.locator("[data-testid=stSelectbox]").filter(has_text="Run to open").inner_text()
+        assert older not in box and newer in box, box
+        page.locator("[data-testid^=stBaseButton]", has_text="Open").click()
+        expect(page.get_by_role("heading", name="Run", exact=True)).to_be_visible()
+        shows(newer)
         browser.close()
 
 

@@ -181,6 +181,13 @@ def test_labels_page_shows_an_examples_history_and_offers_the_audit_csv(icm_home
     history = at.dataframe[-1].value
     assert "Ada" in history["who"].tolist()
     assert at.get("download_button")
+    pending = history[history["who"] == "Ada"].iloc[-1]  # not applied yet: no worker ran since
+    assert (pending["chain"], pending["iteration"]) == ("", "pending — applies at the next iteration")
+    assert "None" not in history.astype(str).to_string() and "<NA>" not in history.astype(str).to_string()
+    audit = next(d.value for d in at.dataframe if "applied at iteration" in d.value.columns)
+    assert (
+        audit["when"].iloc[-1] == pending["when"]
+    )  # one timestamp format in the audit trail and the history
 
 
 # -- the Evaluate page: precision at K ----------------------------------------------------------------------

@@ -8,6 +8,7 @@ import pandas as pd
 
 from ..core.consistency import find_violations, group_members
 from ..evaluation.suspects import Suspect, rank_suspects
+from ..io.audit import local_time
 from ..store.sqlite_store import Store
 from ..worker.process import iterations_done, shown_status
 from ..worker.runner import stored_examples
@@ -104,7 +105,6 @@ def apply_filters(df: pd.DataFrame, filters: list[str], search: str = "") -> pd.
 
 def audit_trail(store: Store, run_id: str) -> pd.DataFrame:
     """Every override, oldest first: when (local time), who, which example, old → new, and when applied."""
-    import time
 
     def applied(o) -> str:
         if not o["applied"]:
@@ -112,7 +112,7 @@ def audit_trail(store: Store, run_id: str) -> pd.DataFrame:
         return "before tracking" if o.get("applied_iteration") is None else str(o["applied_iteration"])
 
     return pd.DataFrame([
-        {"when": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(o["at"])), "who": o["who"], "idx": o["idx"],
+        {"when": local_time(o["at"]), "who": o["who"], "idx": o["idx"],
          "old label": "unlabeled" if o["old_label"] is None else str(o["old_label"]),
          "new label": "unpinned" if o["new_label"] is None else str(o["new_label"]), "note": o["note"],
          "applied at iteration": applied(o)}
@@ -133,6 +133,9 @@ def inconsistent_pairs(store: Store, run_id: str) -> pd.DataFrame:
     ])  # fmt: skip
 
 
+PENDING = "pending — applies at the next iteration"
+
+
 def history_table(rows: list[dict]) -> pd.DataFrame:
     """One example's label history (icm_app.io.audit.label_history_rows) as a reviewer reads it: where
     (chain, iteration; blank while a human change is still pending), why, from which word to which."""
@@ -141,4 +144,7 @@ def history_table(rows: list[dict]) -> pd.DataFrame:
     df = df.rename(columns={"old_word": "from", "new_word": "to", "new_pinned": "pinned"})
     df["from"] = df["from"].replace("", "unlabeled")
     df["to"] = df["to"].replace("", "unlabeled")
-    return df.astype({"chain": "Int64", "iteration": "Int64"})
+    pending = df["iteration"].isna()
+    df["chain"] = df["chain"].astype("Int64").astype(str).where(~pending, "")
+    df["iteration"] = df["iteration"].astype("Int64").astype(str).where(~pending, PENDING)
+    return df
