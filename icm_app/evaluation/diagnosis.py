@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..core.config import default_iterations
 from ..core.objective import Objective
 
 U_TOLERANCE = 1.0  # U closer than one rule violation's cost counts as equal
@@ -48,8 +49,19 @@ class Diagnosis:
         return {**asdict(self), "title": self.title}
 
 
-def with_gold(objective: Objective, labels: Mapping[int, int], gold: Mapping[int, int]) -> Diagnosis:
-    """Compare U of the run's labels with U of the gold labels on the examples that have both."""
+def budget_note(iterations: int | None, n_examples: int) -> str:
+    """What the automatic iteration budget would have been, when the run had fewer (else '')."""
+    if iterations is None or not n_examples or iterations >= default_iterations(n_examples):
+        return ""
+    return (f" This run had {iterations} iterations; the automatic budget for {n_examples} examples is "
+            f"{default_iterations(n_examples)} (N·H_N: every example proposed about once).")  # fmt: skip
+
+
+def with_gold(
+    objective: Objective, labels: Mapping[int, int], gold: Mapping[int, int], *, budget: str = ""
+) -> Diagnosis:
+    """Compare U of the run's labels with U of the gold labels on the examples that have both; `budget`
+    (budget_note) is added where more iterations are the advice."""
     shared = sorted(i for i in labels if i in gold)
     if not shared:
         raise ValueError("no labeled example has a gold label: nothing to compare")
@@ -64,10 +76,9 @@ def with_gold(objective: Objective, labels: Mapping[int, int], gold: Mapping[int
     if gold_u > run_u + U_TOLERANCE:
         return Diagnosis(
             "search",
-            f"The search stopped short of a labeling with higher U: the gold labels score U = {gold_u:.1f} "
-            f"{on}, the run's labels {run_u:.1f} (gold agreement {agreement:.0%}). A better labeling exists "
-            "under this objective: more iterations, restarts (--restarts) or the swap move (--swap-prob) "
-            "can find it.",
+            f"The gold labels score U = {gold_u:.1f} {on}, the run's labels {run_u:.1f} (gold agreement "
+            f"{agreement:.0%}): a labeling with higher U exists under this objective. More iterations, "
+            "restarts (independent chains) or the balance-keeping swap move can find it." + budget,
             **numbers,
         )
     if (
@@ -75,15 +86,15 @@ def with_gold(objective: Objective, labels: Mapping[int, int], gold: Mapping[int
     ):  # equal within one violation's cost: the objective cannot tell them apart
         return Diagnosis(
             "objective",
-            f"The objective cannot tell these labels from gold: U = {run_u:.2f} for the run's labels, "
-            f"{gold_u:.2f} for the gold labels {on}, within {U_TOLERANCE:g} (gold agreement {agreement:.0%}). "
-            "More search is not expected to move the labels towards gold: the objective is flat between them. "
+            f"U = {run_u:.2f} for the run's labels, "
+            f"{gold_u:.2f} for the gold labels {on}, within {U_TOLERANCE:g} (gold agreement {agreement:.0%}): "
+            "it cannot tell them apart, so more search is not expected to move the labels towards gold. "
             "A larger model or a different framing (prompt, label words, consistency structure) is needed.",
             **numbers,
         )
     return Diagnosis(
         "objective",
-        f"The objective prefers these labels to gold: U = {run_u:.1f} for the run's labels, {gold_u:.1f} for the "
+        f"It prefers these labels to gold: U = {run_u:.1f} for the run's labels, {gold_u:.1f} for the "
         f"gold labels {on} (gold agreement {agreement:.0%}). More search would not move the labels towards "
         "gold: the model does not separate the concept this way. A larger model or a different framing "
         "(prompt, label words, consistency structure) is needed.",
@@ -100,7 +111,7 @@ def pairwise_agreement(finals: Sequence[Mapping[int, int]]) -> float:
     return sum(shares) / len(shares) if shares else 1.0
 
 
-def across_chains(chains: Sequence[Mapping[str, Any]]) -> Diagnosis:
+def across_chains(chains: Sequence[Mapping[str, Any]], *, budget: str = "") -> Diagnosis:
     """Without gold: the restart chains' U spread and label agreement. `chains`: dicts with U and labels
     (idx -> label, or idx -> {"label": ...} as the store keeps them)."""
     us = [float(c["U"]) for c in chains]
@@ -108,8 +119,8 @@ def across_chains(chains: Sequence[Mapping[str, Any]]) -> Diagnosis:
     if len(chains) < 2:
         return Diagnosis(
             "one_chain",
-            "Without gold labels one chain cannot tell the search from the objective: run with --restarts 3 "
-            "(or more) to compare chains that start apart.",
+            "Without gold labels, one chain cannot tell the search from the objective: run it again with 3 or "
+            "more restarts (independent chains) to compare chains that start apart.",
             run_u=best,
         )
     finals = [
@@ -121,22 +132,22 @@ def across_chains(chains: Sequence[Mapping[str, Any]]) -> Diagnosis:
     if spread > U_TOLERANCE:
         return Diagnosis(
             "search",
-            f"The search stopped short in some chains: {len(chains)} chains end at U from {min(us):.1f} to "
-            f"{max(us):.1f} (label agreement {agreement:.0%}), so one search does not reliably reach the "
-            "maximum; more iterations or restarts can raise U.",
+            f"{len(chains)} chains end at U from {min(us):.1f} to {max(us):.1f} (label agreement "
+            f"{agreement:.0%}), so one search does not reliably reach the maximum; more iterations or restarts "
+            "can raise U." + budget,
             **numbers,
         )
     if agreement < AGREEMENT_THRESHOLD:
         return Diagnosis(
             "flat",
-            f"The objective is flat: {len(chains)} chains reach the same U (spread {spread:.2f}) with different "
+            f"{len(chains)} chains reach the same U (spread {spread:.2f}) with different "
             f"labels (agreement {agreement:.0%}). It does not single out one labeling, so more search will not "
             "settle it; a larger model or a different framing is needed.",
             **numbers,
         )
     return Diagnosis(
         "converged",
-        f"The chains agree: {len(chains)} chains reach the same U (spread {spread:.2f}) and the same labels "
+        f"{len(chains)} chains reach the same U (spread {spread:.2f}) and the same labels "
         f"(agreement {agreement:.0%}), so the search finds the objective's maximum. Whether that maximum is "
         "the concept cannot be told without gold (see the salience check).",
         **numbers,
@@ -148,12 +159,17 @@ def diagnose(
     labels: Mapping[int, int],
     gold: Mapping[int, int] | None,
     chains: Sequence[Mapping[str, Any]] = (),
+    *,
+    iterations: int | None = None,
+    n_examples: int = 0,
 ) -> Diagnosis:
     """With gold: compare with gold (the chains' spread and agreement added when there are several).
-    Without: compare the chains."""
+    Without: compare the chains. With `iterations` and `n_examples`, advice to search more says what the
+    automatic budget would have been."""
+    budget = budget_note(iterations, n_examples)
     if not gold or not any(i in gold for i in labels):
-        return across_chains(chains)
-    found = with_gold(objective, labels, gold)
+        return across_chains(chains, budget=budget)
+    found = with_gold(objective, labels, gold, budget=budget)
     if len(chains) < 2:
         return found
     spread = across_chains(chains)

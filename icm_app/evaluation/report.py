@@ -86,7 +86,8 @@ def evaluate_run(
     objective = Objective(train, build_scorer(train, task, ScorerConfig(**info.scorer)), config, order=order,
                           groups=group_members(train), rules=task.rules)  # fmt: skip
     progress("search or objective? comparing U of the run's labels with gold / across chains")
-    found = diagnose(objective, searched, gold, store.chains(info.id))
+    found = diagnose(objective, searched, gold, store.chains(info.id), iterations=config.iterations,
+                     n_examples=len(train))  # fmt: skip
     result["diagnosis"] = found.to_dict()
     store.add_evaluation(info.id, "diagnosis", result["diagnosis"])
     if salience_samples:

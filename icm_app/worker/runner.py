@@ -249,7 +249,8 @@ class Runner:
     def _diagnose(self) -> None:
         """Search or objective? Stored with the run (gold only evaluates here; the search is over)."""
         labels = {i: v["label"] for i, v in self.store.labels(self.run_id).items() if v["label"] is not None}
-        found = diagnose(self.annealer.objective, labels, self.gold, self.store.chains(self.run_id))
+        found = diagnose(self.annealer.objective, labels, self.gold, self.store.chains(self.run_id),
+                         iterations=self.config.iterations, n_examples=len(self.examples))  # fmt: skip
         self.store.add_evaluation(self.run_id, "diagnosis", found.to_dict())
 
     # -- restarts ----------------------------------------------------------------------------------
