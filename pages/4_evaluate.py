@@ -24,7 +24,9 @@ words = tuple(info.task["label_words"])
 table = labels_table(store, run_id)
 graded = table[table["gold"].notna() & table["label"].notna()]
 st.subheader("Label quality (gold is used here only)")
-if graded.empty:
+if graded.empty and table["gold"].notna().any():
+    st.info("No labels yet: label quality against gold appears here once the run has labeled examples.")
+elif graded.empty:
     st.info("This run's data has no gold column, so label quality cannot be measured here; "
             "the salience check below needs no gold.")  # fmt: skip
 else:

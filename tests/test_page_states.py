@@ -103,6 +103,12 @@ def test_the_labels_page_of_a_run_never_started_says_so_and_disables_the_filters
     assert at.multiselect(key="filters").disabled
 
 
+def test_the_evaluate_page_of_a_run_never_started_with_gold_does_not_say_there_is_no_gold(icm_home):
+    at = page("evaluate", run=make_run("created", run=False)).run()
+    shown = " ".join(i.value for i in at.info)
+    assert "No labels yet" in shown and "no gold column" not in shown
+
+
 def test_every_page_survives_its_run_being_deleted_while_open(icm_home):
     keep = make_run("kept")
     for name in PAGES:
