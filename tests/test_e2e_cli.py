@@ -64,7 +64,10 @@ def test_run_resume_export_with_the_bundled_model(icm_home, tmp_path):
         for row in rows:
             assert row["label"] == resumed_labels[row["idx"]]
             assert row["label_word"] == ("positive" if row["label"] == 1 else "negative")
-            assert isinstance(row["score"], float)
+            assert isinstance(row["logodds_label1"], float)  # toward label 1; confidence: toward the row's
+            assert row["confidence"] == pytest.approx(
+                row["logodds_label1"] * (1 if row["label"] == 1 else -1)
+            )
             assert row["run_id"] == run_id and "gemma-3-270m" in row["model"]
             assert json.loads(row["config"])["search"]["iterations"] == 8
 

@@ -95,9 +95,14 @@ def test_export_has_label_score_pin_and_provenance(tmp_path):
     out = export_run(store, run_id, tmp_path / "x.jsonl")
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == len(store.labels(run_id))
-    assert {"label", "label_word", "score", "pinned", "run_id", "model", "config", "exported_at"} <= set(
-        rows[0]
-    )
+    assert {"label", "label_word", "logodds_label1", "confidence", "pinned", "run_id", "model", "config",
+            "exported_at"} <= set(rows[0])  # fmt: skip
+    labels = store.labels(run_id)
+    for row in rows:  # the export says which way each number points (a score of +1.7 on a 0 row confused)
+        score = labels[row["idx"]]["score"]
+        assert row["logodds_label1"] == score and row["confidence"] == (
+            score if row["label"] == 1 else -score
+        )
     with pytest.raises(ValueError, match="unknown export format"):
         export_run(store, run_id, tmp_path / "x.xlsx")
 

@@ -27,7 +27,10 @@ def objective_terms(store: Store, run_id: str) -> dict[str, Any]:
 def export_rows(
     store: Store, run_id: str, *, labeled_only: bool = True, pinned_only: bool = False
 ) -> list[dict[str, Any]]:
-    """One dict per example: original fields, label (0/1 and word), log-odds score, pinned, provenance.
+    """One dict per example: original fields, label (0/1 and word), the model's log-odds two ways, pinned,
+    provenance. `logodds_label1`: log P(label 1) - log P(label 0) as the run scored it (positive: the model
+    leans to label 1, whatever the label); `confidence`: the same toward the row's own label (the app's
+    confidence; negative: the model leans against the label it was given).
 
     A multi-class run gives one dict per original row instead (class_rows)."""
     info = store.run(run_id)
@@ -47,7 +50,8 @@ def export_rows(
                 "idx": ex["idx"], **ex["fields"],
                 "label": label,
                 "label_word": None if label is None else words[0 if label == 1 else 1].strip(),
-                "score": None if lab is None else lab["score"],
+                "logodds_label1": None if lab is None else lab["score"],
+                "confidence": None if lab is None or lab["score"] is None else lab["score"] * (1 if label == 1 else -1),
                 "pinned": bool(lab and lab["pinned"]),
                 "flips": 0 if lab is None else lab["flips"],
                 **provenance,
