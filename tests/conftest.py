@@ -94,8 +94,8 @@ def tiny_tokenizer(words: tuple[str, str]):
 
 @pytest.fixture(scope="session")
 def bundled_runs(tmp_path_factory):
-    """Two finished real-model runs of the bundled sentiment sample, built once per session (12 examples,
-    10 iterations, seeds 0 and 1, two restart chains each; a few minutes on 2 CPU cores): the audit, compare, replay and "how ICM decides" tests read
+    """Two finished real-model runs of the bundled sentiment sample, built once per session (10 examples,
+    8 iterations, seeds 0 and 1, two restart chains each; about 5 minutes on 2 CPU cores, 12 and 10 took 10): the audit, compare, replay and "how ICM decides" tests read
     copies of them (`copy_bundled_runs`). Returns (folder holding runs.sqlite, [run id of seed 0, seed 1])."""
     import re
     import subprocess
@@ -104,7 +104,7 @@ def bundled_runs(tmp_path_factory):
     home = tmp_path_factory.mktemp("bundled_runs")
     ids = []
     for seed in (0, 1):
-        args = ["run", "--sample", "sentiment", "--limit", "12", "--iterations", "10", "--restarts", "2"]
+        args = ["run", "--sample", "sentiment", "--limit", "10", "--iterations", "8", "--restarts", "2"]
         done = subprocess.run(
             [sys.executable, "-m", "icm_app.cli", *args, "--seed", str(seed), "--name", f"bundled seed {seed}"],
             capture_output=True, text=True, env={**os.environ, "ICM_HOME": str(home)}, timeout=1800,

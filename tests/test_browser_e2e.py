@@ -307,8 +307,9 @@ def test_runs_urls_downloads_and_bad_uploads(app_url, icm_home, tmp_path):
         page.locator("[data-testid^=stBaseButton]", has_text="Delete").click()
         expect(page.get_by_text(f"Deleted run `{older}`".replace("`", ""))).to_be_visible()
         time.sleep(1)
-        box = page.locator("[data-testid=stSelectbox]").filter(has_text="Run to open").inner_text()
-        assert older not in box and newer in box, box
+        box = page.locator("[data-testid=stSelectbox]").filter(has_text="Run to open")
+        shown = box.aria_snapshot()
+        assert older not in shown and newer in shown, shown
         page.locator("[data-testid^=stBaseButton]", has_text="Open").click()
         expect(page.get_by_role("heading", name="Run", exact=True)).to_be_visible()
         shows(newer)

@@ -184,24 +184,24 @@ def test_icm_run_refuses_bad_class_options(icm_home):
 
 @pytest.mark.model
 def test_icm_run_classes_on_the_bundled_sentiment_sample_with_the_real_model(icm_home, tmp_path):
-    """positive/negative as a two-class task on the real model: 6 rows -> 12 claims, each row exported with
+    """positive/negative as a two-class task on the real model: 4 rows -> 8 claims, each row exported with
     one class or flagged ambiguous, and the class agrees with gold where the claims' labels do."""
-    done = _icm("run", "--sample", "sentiment", "--limit", "6", "--classes", "positive", "negative",
+    done = _icm("run", "--sample", "sentiment", "--limit", "4", "--classes", "positive", "negative",
                 "--class-text-field", "text", "--class-gold-field", "label", "--iterations", "6",
                 "--restarts", "1", "--seed", "0", home=icm_home)  # fmt: skip
     assert done.returncode == 0, done.stderr
     run_id = re.search(r"run (\S+) finished", done.stdout).group(1)
-    assert "rows: 6," in done.stdout
+    assert "rows: 4," in done.stdout
     store = Store(icm_home / "runs.sqlite")
-    assert len(store.examples(run_id)) == 12 and "gemma-3-270m" in store.run(run_id).model
+    assert len(store.examples(run_id)) == 8 and "gemma-3-270m" in store.run(run_id).model
     out = tmp_path / "classes.csv"
     exported = _icm("export", run_id, "--out", str(out), home=icm_home)
     assert exported.returncode == 0, exported.stderr
     rows = pd.read_csv(out, keep_default_na=False).to_dict(orient="records")
-    assert len(rows) == 6
+    assert len(rows) == 4
     labels = {i: v["label"] for i, v in store.labels(run_id).items()}
     gold = [json.loads(line)["label"] for line in
-            (Path(__file__).parents[1] / "sample_data" / "rt_polarity.jsonl").read_text().splitlines()[:6]]  # fmt: skip
+            (Path(__file__).parents[1] / "sample_data" / "rt_polarity.jsonl").read_text().splitlines()[:4]]  # fmt: skip
     for r in rows:
         claims = json.loads(r["claims"])
         trues = [i for i in claims if labels.get(i) == 1]
@@ -212,4 +212,4 @@ def test_icm_run_classes_on_the_bundled_sentiment_sample_with_the_real_model(icm
         assert r["text"]
     assert gold  # gold 1/0 mapped to the first/second class: the claims' gold says so
     claim_gold = {c["idx"]: c["gold"] for c in store.examples(run_id)}
-    assert [claim_gold[2 * k] for k in range(6)] == gold
+    assert [claim_gold[2 * k] for k in range(4)] == gold

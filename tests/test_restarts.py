@@ -208,7 +208,7 @@ def test_icm_run_prints_the_budget_reasoning_labels_everything_and_names_the_lim
     assert "12/12 labeled" in out
     verdict = next(x for x in out.splitlines() if x.startswith("search or objective? "))
     assert verdict.split("? ", 1)[1].startswith(
-        ("The search stopped short", "The objective prefers", "The run's")
+        ("The gold labels score", "It prefers", "U = ", "The run's")  # the verdicts of diagnosis.py
     )
     run_id = Store().runs()[0].id
     assert len(Store().chains(run_id)) == 2 and Store().run(run_id).search["swap_prob"] == 0.25

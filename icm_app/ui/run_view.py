@@ -63,7 +63,7 @@ def live_view(store: Store, run_id: str, controls: Callable[[RunState], None]) -
     seen = version()
     state = read_state(store, run_id)
     controls(state)
-    _status_panel(store, run_id, version, seen, state, drawn=time.time())
+    _status_panel(store, run_id, version, seen, state, drawn=time.time(), charted=state.done > 0)
     if state.events.empty or state.done == 0:
         st.info("No iterations yet: the charts appear after the first one.")
     else:
@@ -73,8 +73,17 @@ def live_view(store: Store, run_id: str, controls: Callable[[RunState], None]) -
 
 
 def _status_panel(
-    store: Store, run_id: str, version: Callable[[], Hashable], seen: Hashable, first: RunState, drawn: float
+    store: Store,
+    run_id: str,
+    version: Callable[[], Hashable],
+    seen: Hashable,
+    first: RunState,
+    *,
+    drawn: float,
+    charted: bool,
 ) -> None:
+    """The live status; reruns the page on a status change, for the first chart, or CHART_SECONDS after the
+    last draw when there is something new."""
     cache: dict[str, Any] = {"version": seen, "state": first}
 
     @st.fragment(run_every=POLL_SECONDS if first.alive else None)
@@ -83,7 +92,12 @@ def _status_panel(
         if now != cache["version"]:
             cache.update(version=now, state=read_state(store, run_id))
         state = cache["state"]
-        if _status_changed(seen, now) or (now != seen and time.time() - drawn >= CHART_SECONDS):
+        first_chart = not charted and state.done > 0
+        if (
+            _status_changed(seen, now)
+            or first_chart
+            or (now != seen and time.time() - drawn >= CHART_SECONDS)
+        ):
             st.rerun()  # the whole page: buttons follow the status, the charts get the new iterations
         _status(state)
 
