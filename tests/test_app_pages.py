@@ -71,6 +71,11 @@ def two_runs(icm_home) -> tuple[str, str]:
     return older, make_run("newer run")
 
 
+def run_selector(at: AppTest):
+    """The Runs page's run selector (keyed by the list of runs, so found by its label)."""
+    return next(s for s in at.selectbox if s.label == "Run to open, resume or delete")
+
+
 def shown_run(at: AppTest) -> str:
     return " ".join(c.value for c in at.caption)
 
@@ -94,7 +99,7 @@ def test_pages_are_classic_multipage_files_and_the_home_page_introduces_icm(icm_
 def test_opening_an_older_run_keeps_it_on_every_page(two_runs):
     older, newer = two_runs
     at = page("runs").run()
-    at.selectbox(key="chosen").set_value(older).run()
+    run_selector(at).set_value(older).run()
     at.button(key="open").click().run()
     assert at.title[0].value == "Run" and older in shown_run(at) and newer not in shown_run(at)
     assert at.query_params["run"] == [older] or at.query_params["run"] == older
@@ -394,12 +399,12 @@ def test_delete_confirms_and_does_not_arm_the_next_run(two_runs):
     """Defect 10: no message, and the still-ticked box let a second click delete the next run."""
     older, newer = two_runs
     at = page("runs").run()
-    assert at.selectbox(key="chosen").value == newer
+    assert run_selector(at).value == newer
     at.checkbox(key=f"confirm_delete_{newer}").check().run()
     at.button(key="delete").click().run()
     assert f"Deleted run `{newer}`" in at.success[0].value
     assert [r.id for r in Store().runs()] == [older]
-    assert at.selectbox(key="chosen").value == older
+    assert run_selector(at).value == older
     assert not at.checkbox(key=f"confirm_delete_{older}").value and at.button(key="delete").disabled
 
 
