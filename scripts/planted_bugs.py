@@ -1,4 +1,4 @@
-"""Plant each bug of issue 11 into a copy of icm_app/core, run the core tests there, and check that the
+"""Plant each planted bug into a copy of icm_app/core, run the core tests there, and check that the
 test named for the bug fails (and that all pass on the unmodified copy). Outside CI; ~20 s.
 
 Usage: python scripts/planted_bugs.py        (exit status 1 if a planted bug goes uncaught)

@@ -1,7 +1,7 @@
 """Every page rendered headlessly with Streamlit's AppTest, asserting on what a researcher sees.
 
 The app runs as Streamlit runs it: streamlit_app.py is the main script and each page a file of pages/.
-Tests named after a defect of issue 10 failed before its fix.
+Tests named after a defect failed before its fix.
 """
 
 from __future__ import annotations
@@ -446,7 +446,7 @@ def test_a_failing_evaluation_is_refused_before_it_starts(finished_run, icm_home
 
 
 def test_a_gold_column_in_the_template_is_refused_beside_the_template(icm_home):
-    """Issue 10 (no default, and no edit, puts gold into a prompt); the refusal is TaskSpec's GoldLeakError."""
+    """No default, and no edit, puts gold into a prompt; the refusal is TaskSpec's GoldLeakError."""
     at = page("data").run()
     template = next(t for t in at.text_area if t.label.startswith("Prompt template"))
     template.set_value("Review: {text}\nGold: {label}\nSentiment:").run()

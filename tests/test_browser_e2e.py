@@ -4,7 +4,7 @@ test_label_the_sample_in_the_browser: with the real bundled model, load the samp
 watch the charts move, override a label, export, check the file.
 test_runs_urls_downloads_and_bad_uploads: no model (runs scored by the fake scorer): a run opened from the
 Runs page stays open through every page's menu link, direct URLs, download file names and contents, and a
-malformed CSV upload (issue 10). Screenshots of every page land in test-artifacts/."""
+malformed CSV upload. Screenshots of every page land in test-artifacts/."""
 
 from __future__ import annotations
 

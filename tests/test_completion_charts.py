@@ -1,4 +1,4 @@
-"""The Run page's charts for the completion phase and restart chains (issue 13)."""
+"""The Run page's charts for the completion phase and restart chains."""
 
 from __future__ import annotations
 

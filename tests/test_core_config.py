@@ -13,7 +13,7 @@ PAPER_DEFAULTS = {
     "alpha": 50.0, "k_init": 8, "t0": 10.0, "t_min": 0.01, "beta": 0.99, "schedule": "log", "iterations": None,
     "fix_rounds": 10, "seed": 0, "p_mode": "mean_logodds", "calibrate": False, "group_weight": 100.0,
     "min_share": None, "max_share": None, "proportion_weight": 50.0,
-    # issue 13: the completion phase is on (every example labeled); swaps and restarts are off
+    # the completion phase is on (every example labeled); swaps and restarts are off
     "complete": True, "swap_prob": 0.0, "restarts": 1,
 }  # fmt: skip
 

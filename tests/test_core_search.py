@@ -187,7 +187,7 @@ def test_config_rejects_bad_values_naming_the_field():
         annealer(rules=("transitive",))
 
 
-# -- the planted bugs of issue 11: each test names the bug it catches --------------------------------
+# -- the planted bugs: each test names the bug it catches --------------------------------
 def pair_annealer(signal, *, alpha=1.0, **cfg) -> Annealer:
     """One asymmetric pair (exactly one True), flat context: U depends only on the signal and the rule."""
     examples = make_examples(2, group_size=2, keyed=False)

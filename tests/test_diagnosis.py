@@ -1,4 +1,4 @@
-"""'Search or objective?' (issue 13): each verdict produced on a fake scorer, stored by a run, shown and printed."""
+"""'Search or objective?': each verdict produced on a fake scorer, stored by a run, shown and printed."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""How ICM decides (issue 14): one example's explanation checked against the core with a fake scorer, the
+"""How ICM decides: one example's explanation checked against the core with a fake scorer, the
 background job that stores it, and its launcher; then one real-model run explained end to end."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The "How ICM decides" page (issue 14) headlessly: choosing an example, a stored explanation rendered step by
+"""The "How ICM decides" page headlessly: choosing an example, a stored explanation rendered step by
 step with its numbers, the stale notice, and the button that launches the background job (mocked here; the
 real launcher is tested in test_explain.py)."""
 

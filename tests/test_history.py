@@ -1,4 +1,4 @@
-"""Label history (migration 8), undo (`restore_label`) and the audit trail (issue 14), on a fake scorer."""
+"""Label history (migration 8), undo (`restore_label`) and the audit trail, on a fake scorer."""
 
 from __future__ import annotations
 

@@ -297,7 +297,7 @@ def test_task_spec_rejects_templates_without_fields_and_bad_label_words():
         TaskSpec(name="t", template="{text}", rules=("exclusive",))
 
 
-# -- (f) malformed CSV: what is wrong and where, never the server path (issue 10, defect 14) --------------
+# -- (f) malformed CSV: what is wrong and where, never the server path --------------
 @pytest.mark.parametrize(
     "content, message",
     [
@@ -339,7 +339,7 @@ def test_csv_reads_quotes_commas_and_missing_trailing_fields(tmp_path):
                                {"text": "b", "label": "0", "extra": "x"}]  # fmt: skip
 
 
-# -- (g) default mapping of a new file: gold proposed by name, never in the template (issue 10, defect 2) ---
+# -- (g) default mapping of a new file: gold proposed by name, never in the template ---
 @pytest.mark.parametrize(
     "columns, gold",
     [

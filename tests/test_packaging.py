@@ -1,5 +1,5 @@
 """Layout and delivery: top-level sample_data/ is found from a clone and from an installed wheel, and
-`icm app` leaves no Streamlit server behind when it is stopped (issue 10, layout and defect 15)."""
+`icm app` leaves no Streamlit server behind when it is stopped."""
 
 from __future__ import annotations
 

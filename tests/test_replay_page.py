@@ -1,4 +1,4 @@
-"""The Replay page (issue 14): a slider over a chain's iterations shows the labels at that point."""
+"""The Replay page: a slider over a chain's iterations shows the labels at that point."""
 
 from __future__ import annotations
 

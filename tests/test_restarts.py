@@ -1,4 +1,4 @@
-"""Restarts and the completion phase through the runner and the store (issue 13), on a fake scorer."""
+"""Restarts and the completion phase through the runner and the store, on a fake scorer."""
 
 from __future__ import annotations
 

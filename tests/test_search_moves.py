@@ -1,4 +1,4 @@
-"""Issue 13 in the core: the completion phase, the balance-keeping swap move, per-chain random streams."""
+"""In the core: the completion phase, the balance-keeping swap move, per-chain random streams."""
 
 from __future__ import annotations
 

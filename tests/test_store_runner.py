@@ -38,7 +38,7 @@ def test_every_iteration_is_recorded_with_its_checkpoint():
     summary = runner(store, run_id).run()
     events = store.events(run_id)
     search = [e for e in events if e["phase"] == "search"]
-    completion = [e for e in events if e["phase"] == "complete"]  # issue 13: the rest labeled through U
+    completion = [e for e in events if e["phase"] == "complete"]  # the rest labeled through U
     assert summary.status == "finished" and [e["iteration"] for e in events] == list(range(len(events)))
     assert events[0]["phase"] == "init" and [e["iteration"] for e in search] == list(range(1, 16))
     assert completion and len(events) == 16 + len(completion) and events[-1]["n_labeled"] == 12

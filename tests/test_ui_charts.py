@@ -1,4 +1,4 @@
-"""The Run page's figures and numbers, built from event logs (defects 7 and 11 of issue 10)."""
+"""The Run page's figures and numbers, built from event logs."""
 
 from __future__ import annotations
 

@@ -110,7 +110,7 @@ def _m6_objective_terms(db: sqlite3.Connection) -> None:
 
 
 def _m7_chains_and_phases(db: sqlite3.Connection) -> None:
-    """Restarts and the completion phase (issue 13): events keyed by (run, chain, iteration) with their
+    """Restarts and the completion phase: events keyed by (run, chain, iteration) with their
     phase and move; each finished chain's labels in `chains`; `runs.chain` is the chain shown (the running
     one, then the best); `labels.agreement` is the share of chains agreeing with the run's label."""
     old = [r[1] for r in db.execute("PRAGMA table_info(events)")]
@@ -133,7 +133,7 @@ def _m7_chains_and_phases(db: sqlite3.Connection) -> None:
 
 
 def _m8_label_history(db: sqlite3.Connection) -> None:
-    """Label history (issue 14): every change of an example's label or pin, per chain and iteration, so the
+    """Label history: every change of an example's label or pin, per chain and iteration, so the
     labels can be rebuilt at any iteration. `runs.history` is 1 for runs whose history is complete (created
     after this migration); older runs cannot be replayed. Overrides gain `kind` ('override' or 'restore', the
     Review page's undo), the pin they replaced (`old_pinned`) and the chain whose checkpoint first held them."""

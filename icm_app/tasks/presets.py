@@ -134,7 +134,7 @@ PRESETS: dict[str, TaskSpec] = {
         "claim per example has no logical rule, so the label-proportion rule (30-70%, our extension) "
         "keeps the search off the one-class labelings that otherwise win U; calibration on. A quarter of "
         "the iterations propose a balance-keeping swap: at the rule's bound no single flip that crosses "
-        "it is accepted, a swap keeps the balance (issue 13).",
+        "it is accepted, a swap keeps the balance.",
     ),
 }
 

@@ -37,7 +37,7 @@ class RunSummary:
     gold_agreement: float | None
     seconds: float
     tokens: int
-    diagnosis: str | None = None  # "search or objective?" (issue 13), when the run finished
+    diagnosis: str | None = None  # "search or objective?", when the run finished
 
 
 def create_run(
