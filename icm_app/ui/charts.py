@@ -147,16 +147,6 @@ def format_duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def eta_seconds(df: pd.DataFrame, total_iterations: int) -> float | None:
-    """Remaining time from the mean seconds of the last 20 iterations."""
-    if df.empty or df["iteration"].max() >= total_iterations:
-        return None
-    recent = df[df["iteration"] > 0].tail(20)
-    if recent.empty:
-        return None
-    return float(recent["seconds"].mean() * (total_iterations - df["iteration"].max()))
-
-
 def accuracy_figure(methods: list[dict[str, Any]]) -> go.Figure:
     """The paper's bar chart: held-out accuracy per method, mean over seeds with ± one std."""
     fig = go.Figure(

@@ -1,9 +1,11 @@
 """The Run page's live view, built to cost the search it shows almost nothing.
 
-While the worker lives, a light status panel (progress, phase, metrics: a few elements) refreshes every
-POLL_SECONDS, reading the store only when its version changed, and only the events written since; the heavy
-charts are redrawn by a page rerun at most every CHART_SECONDS, and at once when the status changes. Once
-the worker has ended, the page is drawn once and reads nothing more.
+While the worker lives, one fragment (status line, metrics, charts) refreshes every PANEL_SECONDS, reading
+the store only when its version changed, and only the events written since. The page itself reruns only
+when the status changes (its buttons follow the status). Measured in headless Chromium: a full page rerun
+costs the browser 2.5-6 s of CPU, a new 8-panel figure in a fragment 0.36 s, the same figure sent again
+0.05 s; so the figure is rebuilt at most every CHART_SECONDS and sent unchanged in between. Once the worker
+has ended, the page is drawn once and reads nothing more.
 """
 
 from __future__ import annotations
@@ -21,17 +23,18 @@ from ..worker.process import is_alive, iterations_done, shown_status, worker_log
 from .charts import (
     acceptance_counts,
     chains_figure,
-    eta_seconds,
     events_frame,
     format_duration,
     plot_config,
     progress_figure,
 )
-from .live import POLL_SECONDS, events_since_last_draw, phase_line, run_version
+from .eta import Eta, estimate
+from .live import events_since_last_draw, phase_line, run_version
 
-# A chart redraw costs ~0.5 s of server CPU (building the 8-panel figure) and 2.5-3 s of a headless browser's
-# (measured: a Run page load 4-6.6 s of browser CPU, a page without charts 1.4-2 s), taken from the search on
-# a 2-core laptop; the status panel above the charts stays live every POLL_SECONDS.
+# Measured in headless Chromium beside a search on 2 cores: each refresh of the panel costs the browser
+# ~0.13 s of CPU and the server ~0.05 s, a new 8-panel figure ~0.4 s each; so the panel refreshes every
+# PANEL_SECONDS (on a CPU an iteration takes seconds anyway) and the figure is rebuilt every CHART_SECONDS.
+PANEL_SECONDS = 10.0
 CHART_SECONDS = 60.0
 
 
@@ -44,6 +47,7 @@ class RunState:
     events: pd.DataFrame
     done: int  # iterations done (the completion phase's steps are not iterations)
     total: int
+    n_examples: int
 
     @property
     def status(self) -> str:
@@ -54,73 +58,77 @@ def read_state(store: Store, run_id: str) -> RunState:
     info = store.run(run_id)
     df = events_frame(events_since_last_draw(store, run_id, info.chain), info.search["alpha"])
     done = iterations_done(df.to_dict("records")) if not df.empty else 0
-    return RunState(info, is_alive(info.worker_pid), df, done, info.search["iterations"])
+    n = store.example_count(run_id)
+    return RunState(info, is_alive(info.worker_pid), df, done, info.search["iterations"], n)
 
 
 def live_view(store: Store, run_id: str, controls: Callable[[RunState], None]) -> None:
-    """Controls, status panel, charts and worker log of the run; live only while its worker is."""
+    """Controls, live panel and worker log of the run; live only while its worker is."""
     version = run_version(store, run_id, is_alive)
     seen = version()
     state = read_state(store, run_id)
     controls(state)
-    _status_panel(store, run_id, version, seen, state, drawn=time.time(), charted=state.done > 0)
-    if state.events.empty or state.done == 0:
-        st.info("No iterations yet: the charts appear after the first one.")
-    else:
-        _charts(store, run_id, state)
+    _live_panel(store, run_id, version, seen, state)
     with st.expander("Worker log", expanded=state.status in ("starting", "failed", "interrupted")):
         st.code(worker_log(run_id) or "(empty)", language=None)
 
 
-def _status_panel(
-    store: Store,
-    run_id: str,
-    version: Callable[[], Hashable],
-    seen: Hashable,
-    first: RunState,
-    *,
-    drawn: float,
-    charted: bool,
+def _live_panel(
+    store: Store, run_id: str, version: Callable[[], Hashable], seen: Hashable, first: RunState
 ) -> None:
-    """The live status; reruns the page on a status change, for the first chart, or CHART_SECONDS after the
-    last draw when there is something new."""
-    cache: dict[str, Any] = {"version": seen, "state": first}
+    """Status, metrics and charts; while the worker lives, refreshed in place every PANEL_SECONDS, and the
+    whole page rerun when the status changes."""
+    cache: dict[str, Any] = {"version": seen, "state": first, "figures": None, "built": 0.0, "at": -1}
 
-    @st.fragment(run_every=POLL_SECONDS if first.alive else None)
+    @st.fragment(run_every=PANEL_SECONDS if first.alive else None)
     def panel() -> None:
         now = version()
         if now != cache["version"]:
             cache.update(version=now, state=read_state(store, run_id))
+        if _status_changed(seen, now):
+            st.rerun()  # the whole page: buttons follow the status
         state = cache["state"]
-        first_chart = not charted and state.done > 0
-        if (
-            _status_changed(seen, now)
-            or first_chart
-            or (now != seen and time.time() - drawn >= CHART_SECONDS)
-        ):
-            st.rerun()  # the whole page: buttons follow the status, the charts get the new iterations
         _status(state)
+        if state.events.empty or state.done == 0:
+            st.info("No iterations yet: the charts appear after the first one.")
+            return
+        due = time.time() - cache["built"] >= CHART_SECONDS or not state.alive
+        if cache["figures"] is None or (due and cache["at"] != len(state.events)):
+            cache.update(figures=_figures(store, run_id, state), built=time.time(), at=len(state.events))
+        for key, figure in cache["figures"]:
+            st.plotly_chart(figure, key=key, config=plot_config())
+        if state.alive:
+            st.caption(f"Charts redraw every {CHART_SECONDS:.0f} s while the search runs (the line above, "
+                       f"every {PANEL_SECONDS:.0f} s), so the page takes almost nothing from it.")  # fmt: skip
 
     panel()
 
 
 def _status_changed(seen: Hashable, now: Hashable) -> bool:
-    """Status, phase-free fields or liveness differ (a new iteration alone is not a status change)."""
+    """The page's controls would change: liveness, the worker, the chain, or a status other than starting ->
+    running (both show Pause and Stop; the live panel shows the difference). A new iteration is not a
+    status change. The full page rerun this triggers costs the browser seconds of CPU."""
     (run_then, alive_then), (run_now, alive_now) = seen, now
     if run_then is None or run_now is None:
         return run_then != run_now
-    return alive_then != alive_now or run_then[0] != run_now[0] or run_then[2:4] != run_now[2:4]
+    live = {"starting": "running"}
+    then, now_ = live.get(run_then[0], run_then[0]), live.get(run_now[0], run_now[0])
+    return alive_then != alive_now or then != now_ or run_then[2:4] != run_now[2:4]
 
 
 def _status(state: RunState) -> None:
     info, df = state.info, state.events
-    eta = eta_seconds(df, state.total) if state.alive else None
+    left = _eta(state) if state.alive else None
     restarts = info.search.get("restarts", 1)
     where = f" · chain {info.chain + 1}/{restarts}" if restarts > 1 else ""
     if not df.empty and df["completing"].iloc[-1]:
         where += " · completion phase (labeling the rest through U)"
     text = f"{state.status} · iteration {min(state.done, state.total)}/{state.total}{where}"
-    st.progress(min(state.done / max(state.total, 1), 1.0), text=text + (f" · ETA {format_duration(eta)}" if eta else ""))  # fmt: skip
+    if left is not None:
+        text += f" · about {format_duration(left.seconds)} left" + (
+            f" (with {left.completion_steps} completion steps)" if left.completion_steps else ""
+        )
+    st.progress(min(state.done / max(state.total, 1), 1.0), text=text)
     if state.status == "starting":
         phase = info.phase or {}
         st.progress(
@@ -130,6 +138,14 @@ def _status(state: RunState) -> None:
         st.error(info.message)
     if not df.empty and state.done:
         _metrics(df, state.done)
+
+
+def _eta(state: RunState) -> Eta | None:
+    info = state.info
+    chains_left = max(info.search.get("restarts", 1) - info.chain - 1, 0)
+    return estimate(state.events, iterations=state.total, n_examples=state.n_examples,
+                    complete=bool(info.search.get("complete", True)), chains_left=chains_left,
+                    since_last=max(time.time() - info.updated, 0.0))  # fmt: skip
 
 
 def _label(value: Any) -> str:
@@ -155,19 +171,15 @@ def _metrics(df: pd.DataFrame, done: int) -> None:
                    f"{_label(last['old_label'])} → {_label(last['new_label'])}, Δ = {last['delta']:.3f}, {verdict}")  # fmt: skip
 
 
-@st.fragment  # its own fragment: the status panel's refreshes leave the charts' elements alone (cheaper)
-def _charts(store: Store, run_id: str, state: RunState) -> None:
+def _figures(store: Store, run_id: str, state: RunState) -> list[tuple[str, Any]]:
+    """The progress dashboard, and the restart chains' U when the run has several."""
     df, info = state.events, state.info
     marks = [
         o["applied_iteration"] for o in store.overrides(run_id) if o.get("applied_iteration") is not None
     ]
-    figure = progress_figure(df, has_gold=df["gold_agreement"].notna().any(), override_iterations=marks)
-    st.plotly_chart(figure, key="progress", config=plot_config())
+    figures = [("progress", progress_figure(df, has_gold=df["gold_agreement"].notna().any(),
+                                            override_iterations=marks))]  # fmt: skip
     if info.search.get("restarts", 1) > 1:
         kept = info.chain if info.status == "finished" else None
-        st.plotly_chart(
-            chains_figure(store.all_events(run_id), kept=kept), key="chains", config=plot_config()
-        )
-    if state.alive:
-        st.caption(f"Charts redraw every {CHART_SECONDS:.0f} s while the search runs (the line above, every "
-                   f"{POLL_SECONDS:.0f} s), so the page takes almost nothing from it.")  # fmt: skip
+        figures.append(("chains", chains_figure(store.all_events(run_id), kept=kept)))
+    return figures
