@@ -340,6 +340,9 @@ class Store:
             for r in rows
         ]  # fmt: skip
 
+    def example_count(self, run_id: str) -> int:
+        return self.db.execute("SELECT count(*) FROM examples WHERE run_id = ?", (run_id,)).fetchone()[0]
+
     def labels(self, run_id: str) -> dict[int, dict[str, Any]]:
         """Current labels: what the worker last committed, with overrides it has not applied yet on top.
 
