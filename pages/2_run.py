@@ -9,6 +9,7 @@ from icm_app.ui.forms import Spec, settings_form
 from icm_app.ui.layout import page_frame
 from icm_app.ui.run_view import RunState, live_view
 from icm_app.worker.process import can_resume, is_alive, start_worker
+from icm_app.worker.queue import busy_runs
 
 store, info = page_frame("Run", status=False)  # the live progress line shows the status
 run_id = info.id
@@ -41,12 +42,21 @@ def controls(state: RunState) -> None:
             row.caption("Stopping: the worker stops after this iteration (or as soon as the model is loaded)…"
                         if "stop" in pending else "Pausing after this iteration…")  # fmt: skip
     elif form.configs and can_resume(info, alive, state.done, form.configs[1].iterations):
-        if row.button("Start" if info.status == "created" else "Resume", type="primary", key="start"):
+        label, busy = "Start" if info.status == "created" else "Resume", busy_runs(store, run_id)
+        queue = busy and row.button(f"Queue: {label.lower()} when it ends", type="primary", key="queue")
+        now = row.button(f"{label} now anyway" if busy else label, type="secondary" if busy else "primary",
+                         key="start")  # fmt: skip
+        if busy:
+            st.warning(f"{', '.join(f'“{r.name or r.id}”' for r in busy)} is running on this machine. Two "
+                       "searches share its cores and each runs at a fraction of its speed (on 2 cores, one "
+                       "run's model throughput fell to 7-22 tokens/s): queue this run to start when the "
+                       "runs ahead of it end.")  # fmt: skip
+        if queue or now:
             scorer, search = form.configs
             store.update_config(
                 run_id, search=search.to_dict(), scorer=scorer.to_dict(), model=model_label(scorer)
             )
-            start_worker(store, run_id)
+            start_worker(store, run_id, queue=bool(queue))
             st.rerun()
     elif info.status == "finished":
         st.caption("Finished: all iterations done. Raise the **iterations** above to continue this run.")

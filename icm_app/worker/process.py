@@ -42,11 +42,14 @@ def launch(
     return proc.pid
 
 
-def start_worker(store: Store, run_id: str) -> int:
-    """Launch the search worker (`icm resume RUN`) for `run_id`; returns its pid."""
+def start_worker(store: Store, run_id: str, *, queue: bool = False) -> int:
+    """Launch the search worker (`icm resume RUN`) for `run_id`; returns its pid. With `queue`, the worker
+    waits for the runs already using the machine to end (worker/queue.py)."""
     store.clear_commands(run_id)  # a pause sent to a worker that had already ended does not pause this one
     store.set_status(run_id, "starting")
-    pid = launch(["resume", run_id], log_path(run_id), home=store.path.parent)
+    pid = launch(
+        ["resume", run_id, *(["--queue"] if queue else [])], log_path(run_id), home=store.path.parent
+    )
     store.set_worker(run_id, pid)
     return pid
 
