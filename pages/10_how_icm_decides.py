@@ -4,10 +4,10 @@ The model runs in a background job (icm_app/worker/explain.py); this page starts
 renders the stored result: the prompt, the answer, the term in P, the flip's ΔU and acceptance, the rules.
 """
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from icm_app.ui.charts import plot_config
+from icm_app.ui.explain_view import acceptance_sentence, answer_figure, explain_cost
 from icm_app.ui.layout import page_frame
 from icm_app.ui.live import job_watch
 from icm_app.ui.tables import labels_table
@@ -74,7 +74,7 @@ if found is None or found.get("state") != "finished":
     if found is not None and not (job and job["idx"] == idx):
         st.error(f"The last explanation of #{idx} failed: {found['error']}")
     if found is None and not running:
-        st.caption("Not explained yet: press **Explain with the model** (seconds to a minute on a CPU).")
+        st.caption(f"Not explained yet: press **Explain with the model** ({explain_cost(store, run_id)}).")
     st.stop()
 r = found
 n_demos, flipped = len(r["demonstrations"]), r["new_label"]
@@ -103,12 +103,7 @@ if r["calibrated"]:
     st.write(f"This run calibrates: the same prompt with a content-free input (“{info.task['content_free']}” in "
              "place of the example's text) shows how much the model leans to a word regardless of the text; its "
              f"log-odds is subtracted, which leaves {r['logodds']:+.3f}. That is what the next steps use.")  # fmt: skip
-colors = ["#1f77b4" if y == r["label"] else "#aec7e8" for y in (1, 0)]
-fig = go.Figure(go.Bar(x=[word(1), word(0)], y=[p1, p0], marker_color=colors, text=[f"{p1:.1%}", f"{p0:.1%}"],
-                       textposition="outside"))  # fmt: skip
-fig.update_layout(height=230, margin=dict(l=10, r=10, t=30, b=10), yaxis=dict(range=[0, 1.15], title="probability"),
-                  title=f"Next word after the prompt of #{idx} (dark: its current label)")  # fmt: skip
-st.plotly_chart(fig, key="answer", config=plot_config())
+st.plotly_chart(answer_figure(r, [word(1), word(0)], idx), key="answer", config=plot_config())
 
 st.subheader("3. What that adds to P")
 signed = r["logodds"] if r["label"] == 1 else -r["logodds"]
@@ -118,8 +113,8 @@ elif r["p_mode"] == "mean_logodds":
     st.write(f"P, the *mutual predictability*, measures how well each label follows from the others. In this run "
              f"it is the average, over the {r['n_labeled']} labeled examples, of the log-odds toward each one's own "
              f"label (positive when the model agrees). #{idx} is labeled {word(r['label'])}, so it adds "
-             f"{signed:+.3f} / {r['n_labeled']} = {r['p_term']:+.4f} to P = {r['P']:.4f}; U counts P α = "
-             f"{r['alpha']:g} times, so #{idx} is worth {r['alpha'] * r['p_term']:+.3f} of U.")  # fmt: skip
+             f"{signed:+.3f} / {r['n_labeled']} = {r['p_term']:+.4f} to P = {r['P']:.4f}. U weighs P by "
+             f"α = {r['alpha']:g}, so #{idx} is worth α × {num(r['p_term'], 4)} = {r['alpha'] * r['p_term']:+.3f} of U.")  # fmt: skip
 else:
     st.write(f"P, the *mutual predictability*, measures how well each label follows from the others. In this run "
              f"it is the sum of the log-probabilities of each labeled example's own label. #{idx} is labeled "
@@ -163,6 +158,7 @@ T &= \max\left(T_{{min}}, {formula}\right) = \max\left({r['t_min']:g}, {numbers}
 P(\text{{accept}}) &= \min\left(1, e^{{\Delta U / T}}\right) = \min\left(1, e^{{{r['delta']:.3f} / {T:.4f}}}\right)
 = {r['acceptance']:.4g}
 \end{{aligned}}""")  # fmt: skip
+st.write(acceptance_sentence(r["delta"], r["acceptance"], word(flipped)))
 if r["pinned"]:
     st.caption(f"#{idx} is pinned by a person: the search never changes it.")
 elif not r["would_propose"]:

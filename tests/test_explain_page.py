@@ -138,3 +138,42 @@ def test_the_home_pages_introduction_links_here_keeping_the_open_run(run):
     links = [link for link in at.main.get("page_link") if link.proto.page == "how_icm_decides"]
     assert not at.exception and len(links) == 1 and f"run={run}" in links[0].proto.query_string
     assert "How ICM decides" in links[0].proto.label
+
+
+@pytest.mark.parametrize(
+    "delta, acceptance, says",
+    [(1.67, 1.0, "would accept** this flip to “x”: it raises U by 1.670"),
+     (-2.0, 1e-9, "would keep the current label**: the flip lowers U by 2.000"),
+     (-0.1, 0.25, "with probability 25.0%, though it lowers U by 0.100")],
+)  # fmt: skip
+def test_the_page_says_what_the_acceptance_rule_means_for_the_flip(delta, acceptance, says):
+    """The page showed P(accept) = 1 in a formula and never said the search would accept the flip."""
+    from icm_app.ui.explain_view import acceptance_sentence
+
+    assert says in acceptance_sentence(delta, acceptance, "“x”")
+
+
+def test_a_calibrated_run_charts_the_calibrated_answer_the_steps_use():
+    """The chart showed raw probabilities (66% "positive", dark) while the text concluded, from calibrated
+    log-odds of -0.060, that the model prefers "negative"."""
+    import math
+
+    from icm_app.ui.explain_view import answer_figure
+
+    r = {"probabilities": [0.663, 0.337], "calibrated": True, "logodds": -0.060, "label": 1}
+    fig = answer_figure(r, ["positive", "negative"], 3)
+    raw, calibrated = fig.data
+    assert list(raw.y) == [0.663, 0.337] and "calibration" in calibrated.name
+    assert calibrated.y[0] == pytest.approx(1 / (1 + math.exp(0.060))) and calibrated.y[0] < 0.5
+    assert len(answer_figure({**r, "calibrated": False}, ["positive", "negative"], 3).data) == 1
+
+
+def test_the_cost_of_an_explanation_comes_from_the_runs_own_iterations(run):
+    """It promised "seconds to a minute on a CPU" and took 347.6 s."""
+    from icm_app.ui.explain_view import explain_cost
+
+    seconds = sorted(e["seconds"] for e in Store().events(run) if e["iteration"] > 0 and not e["skipped"])
+    assert "as two of this run's search iterations" in explain_cost(Store(), run)
+    at = page("how_icm_decides", run=run).run()
+    assert "seconds to a minute" not in text(at) and "as two of this run's search iterations" in text(at)
+    assert seconds, "the fixture run has timed iterations"
