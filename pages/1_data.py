@@ -6,7 +6,7 @@ import streamlit as st
 from icm_app.core.config import SearchConfig
 from icm_app.core.consistency import RULES
 from icm_app.io.loaders import DataError, build_dataset, read_rows, save_upload
-from icm_app.io.mapping import TEXT_NAMES, default_template, propose_gold
+from icm_app.io.mapping import TEXT_NAMES, default_template, propose_gold, propose_label_words
 from icm_app.paths import SAMPLES, icm_home, sample_path
 from icm_app.scoring.models import ScorerConfig
 from icm_app.tasks.multiclass import class_template, multiclass_task
@@ -103,9 +103,11 @@ else:
         gold_default = PRESETS[preset].gold_field if preset in PRESETS else propose_gold(columns)
         gold = pick("Gold label column (evaluation only)", gold_default,
                     "Used to report agreement; the search never sees it, and the template must not name it.")  # fmt: skip
+        words = propose_label_words(r.get(gold) for r in rows) if gold and preset not in PRESETS else None
         base = PRESETS.get(preset) or TaskSpec(
-            name="custom", template=default_template(columns, gold) or "{x}"
-        )
+            name="custom", template=default_template(columns, gold, words=words) or "{x}",
+            label_words=words or (" True", " False"),
+        )  # fmt: skip
         group = pick(
             "Consistency group column", base.group_field, "Examples in one group are checked by the rules."
         )
@@ -120,15 +122,15 @@ else:
         limit = st.number_input("Rows to use (0 = all)", min_value=0, max_value=len(rows), value=min(len(rows), 32),
                                 step=1, key=f"limit_{file_id}", help=f"This file has {len(rows)} rows.")  # fmt: skip
     with left:
-        template_key = f"template_{scope}" + (
-            "" if preset in PRESETS else f"_{gold}"
-        )  # custom: rebuilt without gold
-        template = st.text_area(
-            "Prompt template ({field} for a column)", base.template, height=120, key=template_key
-        )
+        own = "" if preset in PRESETS else f"_{gold}"  # custom: rebuilt from the gold column chosen
+        template = st.text_area("Prompt template ({field} for a column)", base.template, height=120,
+                                key=f"template_{scope}{own}")  # fmt: skip
         beside["template"] = st.empty()
-        word1 = st.text_input("Label word for 1 (True)", base.label_words[0], key=f"w1_{scope}")
-        word0 = st.text_input("Label word for 0 (False)", base.label_words[1], key=f"w0_{scope}")
+        word1 = st.text_input("Label word for 1 (True)", base.label_words[0], key=f"w1_{scope}{own}")
+        word0 = st.text_input("Label word for 0 (False)", base.label_words[1], key=f"w0_{scope}{own}")
+        if words:
+            st.caption(f"Label words proposed from the values of `{gold}`: `{words[0].strip()}` is 1, "
+                       f"`{words[1].strip()}` is 0.")  # fmt: skip
 
     try:
         task = TaskSpec(name=preset, template=template, label_words=(word1, word0), group_field=group, key_field=key,

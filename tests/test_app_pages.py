@@ -166,6 +166,35 @@ def test_uploaded_text_label_csv_proposes_gold_and_keeps_it_out_of_the_template(
     assert "3 examples, gold labels present" in " ".join(c.value for c in at.caption)
 
 
+def test_uploaded_word_labels_propose_label_words_and_a_matching_template(icm_home):
+    """A `sentiment` column of positive/negative was refused ("gold label 'positive' is not binary") until the
+    user found the sentiment preset and rewrote its template."""
+    at = page("data").run()
+    at.radio(key="source").set_value("Upload a file").run()
+    at.file_uploader(key="upload").upload(
+        "reviews.csv", b"review,sentiment\ngreat film,positive\ndull film,negative\nfine film,positive\n"
+    ).run()
+    assert not at.exception and not at.error
+    gold = next(s for s in at.selectbox if s.label.startswith("Gold label column"))
+    assert gold.value == "sentiment"
+    words = [t.value for t in at.text_input if t.label.startswith("Label word")]
+    assert words == [" positive", " negative"]
+    template = next(t for t in at.text_area if t.label.startswith("Prompt template")).value
+    assert template == "Review: {review}\nSentiment:"
+    assert "3 examples, gold labels present" in " ".join(c.value for c in at.caption)
+
+
+def test_multiclass_upload_proposes_a_class_column_as_gold(icm_home):
+    at = page("data").run()
+    at.radio(key="source").set_value("Upload a file").run()
+    at.file_uploader(key="upload").upload(
+        "three.csv", b"text,sentiment\ngreat,positive\nbad,negative\nso-so,neutral\n"
+    ).run()
+    next(t for t in at.toggle if t.label.startswith("Multi-class")).set_value(True).run()
+    gold = next(s for s in at.selectbox if s.label.startswith("Gold class column"))
+    assert gold.value == "sentiment"
+
+
 def test_rows_to_use_and_run_name_follow_the_chosen_file(icm_home):
     """Defects 3 and 4: the row count and the run name kept the previous file's values."""
     at = page("data").run()
@@ -193,6 +222,7 @@ def test_data_page_shows_mapping_errors_next_to_the_fields(icm_home):
     [
         (b'text,label\n"good movie,1\nbad movie,0\nok",1\n', "line 2, column 1"),  # closed on a later line
         (b'text,label\ngood,1\n"bad movie,0\nok,1\n', "line 3, column 1"),  # never closed
+        (b'text,label\n"good,1\nbad,0\n', "line 2, column 1"),  # never closed, on the first data line
         (b"text,label\ngood,1\nbad, really bad,0\n", "line 3, column 3"),  # too many fields
     ],
 )

@@ -357,3 +357,34 @@ def test_gold_is_proposed_by_name_and_never_templated(columns, gold):
     assert propose_gold(columns) == gold
     fields = template_fields(default_template(columns, gold))
     assert fields and (gold is None or gold not in fields)
+
+
+@pytest.mark.parametrize(
+    "values, words",
+    [
+        (["positive", "negative", "positive"], (" positive", " negative")),
+        (["negative", "Positive"], (" Positive", " negative")),  # the positive word is 1, whatever the order
+        (["ham", "spam"], (" spam", " ham")),
+        (["cat", "dog", None, ""], (" cat", " dog")),  # no known word: alphabetical; blanks ignored
+        (["0", "1"], None),  # already binary: the loader reads them
+        (["true", "false"], None),
+        (["a", "b", "c"], None),  # three classes: the multi-class flow, not label words
+        (["only"], None),
+    ],
+)
+def test_label_words_are_proposed_from_two_gold_words(values, words):
+    """A `label` column of positive/negative was refused ("not binary") until the user typed the words."""
+    from icm_app.io.mapping import propose_label_words
+
+    assert propose_label_words(values) == words
+
+
+def test_a_word_valued_gold_column_gets_a_template_asking_for_that_kind_of_word():
+    from icm_app.io.mapping import default_template, propose_gold
+
+    columns = ["review", "sentiment"]
+    assert propose_gold(columns) == "sentiment"
+    assert default_template(columns, "sentiment", words=(" positive", " negative")) == (
+        "Review: {review}\nSentiment:"
+    )
+    assert default_template(columns, "sentiment").endswith("I think this claim is")
