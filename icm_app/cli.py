@@ -10,9 +10,10 @@ import dataclasses
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .core.config import SearchConfig
+from .numbers import option as number
 from .paths import SAMPLES, SAMPLES_DIR  # noqa: F401  (SAMPLES_DIR: kept importable from here)
 from .scoring.models import DEVICES, DTYPES, SCORING, ScorerConfig
 from .store.sqlite_store import RunNotFoundError, Store
@@ -20,6 +21,13 @@ from .store.sqlite_store import RunNotFoundError, Store
 
 class CliError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """A bad option is one line and exit status 2, as every other error (not the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
 def _add_dataclass_options(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
@@ -35,7 +43,7 @@ def _add_dataclass_options(parser: argparse.ArgumentParser, cls: type, skip: tup
                 flag, action=argparse.BooleanOptionalAction, default=None, help=meta.get("help")
             )
             continue
-        conv = float if "float" in kind else int if "int" in kind else str
+        conv = number(whole="int" in kind) if "float" in kind or "int" in kind else str
         parser.add_argument(flag, type=conv, default=None, choices=meta.get("choices"), help=meta.get("help"))
 
 
@@ -131,14 +139,15 @@ def cmd_resume(args: argparse.Namespace) -> int:
                 import json
 
                 db.execute("UPDATE runs SET search = ? WHERE id = ?", (json.dumps(base), info.id))
-        return _drive(store, info.id, ScorerConfig(**info.scorer))
+        return _drive(store, info.id, ScorerConfig(**info.scorer), queue=args.queue)
 
 
-def _drive(store: Store, run_id: str, scorer_config: ScorerConfig) -> int:
+def _drive(store: Store, run_id: str, scorer_config: ScorerConfig, *, queue: bool = False) -> int:
     from tqdm import tqdm
 
     from .scoring import build_scorer
     from .tasks.presets import TaskSpec
+    from .worker.queue import wait_for_turn
     from .worker.runner import Runner, StopRequested, phase_reporter, stored_examples
 
     store.set_worker(run_id, os.getpid())  # `icm run` in a terminal is this run's worker too
@@ -146,6 +155,9 @@ def _drive(store: Store, run_id: str, scorer_config: ScorerConfig) -> int:
     examples, _ = stored_examples(store, run_id)
     report = phase_reporter(store, run_id, progress_printer())
     try:
+        if queue:
+            waited = wait_for_turn(store, run_id, report)
+            print(f"waited {waited:.0f} s for the runs ahead of this one", flush=True)
         report(f"loading {scorer_config.model}", None, None)
         scorer = build_scorer(examples, TaskSpec.from_dict(info.task), scorer_config, report=report)
     except StopRequested as stopped:
@@ -429,9 +441,7 @@ class _store:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="icm", description="Internal Coherence Maximization: label data with no labels."
-    )
+    parser = _Parser(prog="icm", description="Internal Coherence Maximization: label data with no labels.")
     parser.add_argument(
         "--home", help="data folder holding runs.sqlite (default: $ICM_HOME or ~/.icm-studio)"
     )
@@ -454,7 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--class-gold-field", help="with --classes: column with the gold class (evaluation only)"
     )
-    run.add_argument("--limit", type=int, help="use only the first N rows")
+    run.add_argument("--limit", type=number(whole=True, minimum=1), help="use only the first N rows")
     run.add_argument("--name", help="a name for the run")
     _add_dataclass_options(run, SearchConfig)
     _add_dataclass_options(run, ScorerConfig)
@@ -462,7 +472,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     resume = sub.add_parser("resume", help=cmd_resume.__doc__, description=cmd_resume.__doc__)
     resume.add_argument("run_id")
-    resume.add_argument("--iterations", type=int, help="raise the iteration budget")
+    resume.add_argument("--iterations", type=number(whole=True, minimum=1), help="raise the iteration budget")
+    resume.add_argument("--queue", action="store_true",
+                        help="wait until the runs whose workers are alive (and runs queued earlier) have ended")  # fmt: skip
     resume.set_defaults(func=cmd_resume)
 
     runs = sub.add_parser("runs", help=cmd_runs.__doc__, description=cmd_runs.__doc__)
@@ -479,7 +491,12 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "run_ids", nargs="+", metavar="RUN", help="two or more run ids (a unique prefix is enough)"
     )
-    compare.add_argument("--width", type=int, default=70, help="characters of text shown per disagreement")
+    compare.add_argument(
+        "--width",
+        type=number(whole=True, minimum=10),
+        default=70,
+        help="characters of text shown per disagreement",
+    )
     compare.set_defaults(func=cmd_compare)
 
     bench = sub.add_parser("bench", help=cmd_bench.__doc__, description=cmd_bench.__doc__)
@@ -488,9 +505,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--data", help="another data file (with --preset)")
     bench.add_argument("--preset", help="task preset for --data")
-    bench.add_argument("--n", type=int, nargs="+", default=[64], help="example counts to run (e.g. 16 32 64)")
-    bench.add_argument("--iterations", type=int, default=10, help="search iterations per size")
-    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument(
+        "--n",
+        type=number(whole=True, minimum=2),
+        nargs="+",
+        default=[64],
+        help="example counts to run (e.g. 16 32 64)",
+    )
+    bench.add_argument(
+        "--iterations", type=number(whole=True, minimum=1), default=10, help="search iterations per size"
+    )
+    bench.add_argument("--seed", type=number(whole=True), default=0)
     bench.add_argument("--model", default="bundled", help="'bundled', a Hugging Face id or a local folder")
     bench.add_argument("--device", default="auto", choices=DEVICES)
     bench.add_argument(
@@ -499,9 +524,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--scoring", nargs="+", default=["auto"], choices=SCORING,
                        help="modes to compare; the first drives the search, the others replay it "
                        "(naive always runs as the reference)")  # fmt: skip
-    bench.add_argument("--cache-mb", type=float, default=2048.0, help="prefix cache budget")
-    bench.add_argument("--k-init", type=int, help="examples labeled at the start (default: the preset's K=8)")
-    bench.add_argument("--naive-sample", type=int,
+    bench.add_argument(
+        "--cache-mb", type=number(whole=False, minimum=0), default=2048.0, help="prefix cache budget"
+    )
+    bench.add_argument(
+        "--k-init",
+        type=number(whole=True, minimum=0),
+        help="examples labeled at the start (default: the preset's K=8)",
+    )
+    bench.add_argument("--naive-sample", type=number(whole=True, minimum=1),
                        help="recompute only this many (seeded random) evaluations naively; count the rest's "
                        "tokens exactly and extrapolate their time (marked ~)")  # fmt: skip
     bench.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -514,20 +545,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="held-out file with gold labels, same columns as the run's data (without it: no model runs)",
     )
     ev.add_argument(
-        "--suspects", type=int, default=10, metavar="K", help="suspect labels to list (precision at K)"
+        "--suspects",
+        type=number(whole=True, minimum=1),
+        default=10,
+        metavar="K",
+        help="suspect labels to list (precision at K)",
     )
     ev.add_argument(
         "--compare", nargs="+", default=[], metavar="RUN",
         help="other runs of the same texts: their agreement joins the suspect ranking",
     )  # fmt: skip
     ev.add_argument(
-        "--demos", type=int, default=16, help="demonstrations per context (same for every method)"
+        "--demos",
+        type=number(whole=True, minimum=1),
+        default=16,
+        help="demonstrations per context (same for every method)",
     )
     ev.add_argument(
-        "--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds drawing the demonstrations"
+        "--seeds",
+        type=number(whole=True),
+        nargs="+",
+        default=[0, 1, 2],
+        help="seeds drawing the demonstrations",
     )
     ev.add_argument(
-        "--salience-samples", type=int, default=8, help="baseline labelings for the salience check (0: skip)"
+        "--salience-samples",
+        type=number(whole=True, minimum=0),
+        default=8,
+        help="baseline labelings for the salience check (0: skip)",
     )
     ev.add_argument("--quiet", action="store_true")
     ev.set_defaults(func=cmd_eval)
@@ -557,7 +602,12 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--key-field")
     bt.add_argument("--gold-field")
     bt.add_argument("--rules", nargs="*")
-    bt.add_argument("--batch-size", type=int, default=64, help="examples per batch (groups are never split)")
+    bt.add_argument(
+        "--batch-size",
+        type=number(whole=True, minimum=2),
+        default=64,
+        help="examples per batch (groups are never split)",
+    )
     bt.add_argument(
         "--finetune-between", action="store_true", help="LoRA on batches 1..j before labeling j+1"
     )
@@ -577,8 +627,10 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument(
         "--address", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)"
     )
-    app.add_argument("--port", type=int, default=8501)
-    app.add_argument("--max-upload-mb", type=int, default=200, help="largest upload accepted")
+    app.add_argument("--port", type=number(whole=True, minimum=1), default=8501)
+    app.add_argument(
+        "--max-upload-mb", type=number(whole=True, minimum=1), default=200, help="largest upload accepted"
+    )
     app.set_defaults(func=cmd_app)
     return parser
 

@@ -10,6 +10,7 @@ from icm_app.evaluation.report import check_evaluation
 from icm_app.evaluation.salience import EXPLANATION
 from icm_app.evaluation.suspects import DEFAULT_KS, FORMULA, precision_at_k, run_suspects
 from icm_app.io.loaders import DataError, save_upload
+from icm_app.numbers import parse_whole_numbers
 from icm_app.paths import HELD_OUT, icm_home, sample_path
 from icm_app.ui.charts import accuracy_figure, agreement_figure, confusion_figure, plot_config
 from icm_app.ui.layout import page_frame, page_link
@@ -122,15 +123,17 @@ demos = cols[0].number_input(
 seeds = cols[1].text_input(
     "Seeds", " ".join(map(str, last["seeds"])) if last else "0 1 2", key=f"seeds_{run_id}"
 )
+seed_list, seed_problem = parse_whole_numbers(seeds)
+if seed_problem:
+    cols[1].error(seed_problem, icon=":material/error:")
 samples = cols[2].number_input("Salience baselines", 0, 64, 8, key=f"salience_samples_{run_id}")
-if st.button("Run evaluation", type="primary", key="run_eval"):
+if st.button("Run evaluation", type="primary", key="run_eval", disabled=seed_list is None):
     try:
-        seed_list = [str(int(s)) for s in seeds.split()]
         n_test = check_evaluation(store, run_id, test)
-    except ValueError as exc:  # DataError included; an unparsable seed too
+    except ValueError as exc:  # DataError included
         st.error(f"Evaluation not started: {exc}")
     else:
-        start_job("eval", run_id, ["--test", test, "--demos", str(demos), "--seeds", *seed_list,
+        start_job("eval", run_id, ["--test", test, "--demos", str(demos), "--seeds", *map(str, seed_list),
                                    "--salience-samples", str(samples), "--quiet"])  # fmt: skip
         st.info(f"Evaluation started on {n_test} test examples; its progress and results appear below.")
 

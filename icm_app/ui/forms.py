@@ -9,13 +9,13 @@ is ever stored.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
 
+from ..numbers import parse_number
 from .fields import GROUPS
 
 REFUSAL = re.compile(r"^\w+\.(\w+)=.*?: (.*)$")  # "SearchConfig.min_share=1.5: must be in [0, 1]"
@@ -77,20 +77,6 @@ def _input(f: dataclasses.Field, spec: Spec, *, key: str) -> tuple[Any, str | No
     if "int" not in kind and "float" not in kind:
         return text, None
     return parse_number(text, whole="int" in kind, optional="None" in kind)
-
-
-def parse_number(text: str, *, whole: bool, optional: bool) -> tuple[Any, str | None]:
-    """A field's text as a number: (value, None), or (None, what is wrong in words)."""
-    text = text.strip()
-    if not text:
-        return None, None if optional else "Enter a number."
-    try:
-        number = int(text) if whole else float(text)
-    except ValueError:
-        return None, f"“{text}” is not a {'whole number' if whole else 'number'}."
-    if not math.isfinite(number):
-        return None, "Enter a finite number."
-    return number, None
 
 
 def _build(specs: list[Spec], parsed: list[dict[str, Any]], errors: dict[str, str]) -> list[Any] | None:
