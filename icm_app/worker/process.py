@@ -146,11 +146,12 @@ def iterations_done(events: list[dict[str, Any]]) -> int:
     return max((e["iteration"] for e in events if e.get("phase") != "complete"), default=0)
 
 
-def can_resume(info: RunInfo, alive: bool, done: int, iterations: int) -> bool:
+def can_resume(info: RunInfo, alive: bool, done: int, iterations: int | None) -> bool:
     """Resume (or start) is offered when no worker lives and there is work left: the same rule on every page.
 
     Work is left in any run not finished (its completion phase or later restart chains run past
     `iterations`), or in a finished one whose iteration budget was raised."""
     if alive:
         return False
-    return info.status != "finished" or done < iterations
+    # iterations None: the automatic budget, already spent by a finished run
+    return info.status != "finished" or (iterations is not None and done < iterations)
