@@ -62,4 +62,4 @@ def controls(state: RunState) -> None:
         st.caption("Finished: all iterations done. Raise the **iterations** above to continue this run.")
 
 
-live_view(store, run_id, controls)
+live_view(store, run_id, controls, planned=form.configs[1].iterations if form.configs else None)

@@ -82,7 +82,7 @@ def new_run(store, limit: int, iterations: int, seed: int) -> str:
 
 def search_seconds(store, home: Path, run_id: str, page_url: str | None, browser) -> tuple[float, int, float]:
     """Start the run's worker as the app does; with `page_url`, a tab holds its Run page meanwhile.
-    Returns (search seconds, model tokens, browser CPU seconds meanwhile)."""
+    Returns (search seconds, model tokens, browser CPU seconds from the first iteration to the worker's end)."""
     from icm_app.worker.process import is_alive, start_worker
 
     os.environ["ICM_HOME"] = str(home)
@@ -90,11 +90,13 @@ def search_seconds(store, home: Path, run_id: str, page_url: str | None, browser
     if page_url:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{page_url}/run?run={run_id}")
-    b0 = browser_cpu_seconds()
     pid = start_worker(store, run_id)
+    b0 = None  # browser CPU once the first iteration is written: model loading excluded
     while is_alive(pid):
-        time.sleep(1)
-    browser_seconds = browser_cpu_seconds() - b0
+        time.sleep(0.5)
+        if b0 is None and len(store.events(run_id)) >= 2:  # the initialization, then iteration 1
+            b0 = browser_cpu_seconds()
+    browser_seconds = browser_cpu_seconds() - (b0 if b0 is not None else browser_cpu_seconds())
     if page is not None:
         page.close()
     info = store.run(run_id)

@@ -89,3 +89,15 @@ def test_fields_have_human_labels_in_groups_and_server_options_only_for_a_server
     at.text_input(key=f"{run_id}_model").input("openai:http://127.0.0.1:9/v1").run()
     labels = {w.label for w in at.text_input}
     assert {"Served model name", "Environment variable holding the API key"} <= labels
+
+
+def test_the_progress_line_follows_the_iterations_typed_before_start(icm_home):
+    """After typing 20 iterations the progress line kept "/55" until Start."""
+    from test_app_pages import make_run, page
+
+    at = page("run", run=make_run("typed", run=False)).run()
+    assert "iteration 0/10" in at.get("progress")[0].proto.text
+    next(t for t in at.text_input if t.label.startswith("Iterations")).set_value("20").run()
+    assert "iteration 0/20" in at.get("progress")[0].proto.text
+    next(t for t in at.text_input if t.label.startswith("Iterations")).set_value("").run()  # automatic
+    assert not at.exception and at.button(key="start")

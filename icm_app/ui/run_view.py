@@ -62,11 +62,16 @@ def read_state(store: Store, run_id: str) -> RunState:
     return RunState(info, is_alive(info.worker_pid), df, done, info.search["iterations"], n)
 
 
-def live_view(store: Store, run_id: str, controls: Callable[[RunState], None]) -> None:
-    """Controls, live panel and worker log of the run; live only while its worker is."""
+def live_view(
+    store: Store, run_id: str, controls: Callable[[RunState], None], *, planned: int | None = None
+) -> None:
+    """Controls, live panel and worker log of the run; live only while its worker is. `planned`: the
+    iterations the form holds, shown as the total until the worker starts with them."""
     version = run_version(store, run_id, is_alive)
     seen = version()
     state = read_state(store, run_id)
+    if planned is not None and not state.alive:
+        state.total = planned
     controls(state)
     _live_panel(store, run_id, version, seen, state)
     with st.expander("Worker log", expanded=state.status in ("starting", "failed", "interrupted")):
