@@ -16,7 +16,11 @@ from icm_app import cli
 
 COMMANDS = ("run", "resume", "eval", "export", "compare", "batches")
 NOT_NUMBERS = ["abc", "", "nan", "inf", "-inf", "1e400"]  # never a usable number
-UNUSUAL = ["-1", "0", "99999999999999999999"]  # refused where it makes no sense; otherwise the command goes on
+UNUSUAL = [
+    "-1",
+    "0",
+    "99999999999999999999",
+]  # refused where it makes no sense; otherwise the command goes on
 WORDS = ["", "no-such-thing"]
 
 
@@ -83,7 +87,9 @@ def cases() -> list[tuple[str, str, str, bool]]:
 
 
 @pytest.mark.parametrize("command, flag, value, refused", cases())
-def test_a_bad_option_value_is_one_line_and_exit_2_never_a_traceback(runs, capsys, command, flag, value, refused):
+def test_a_bad_option_value_is_one_line_and_exit_2_never_a_traceback(
+    runs, capsys, command, flag, value, refused
+):
     argv = [*base(command, runs), flag, value]
     try:
         code = cli.main(argv)

@@ -31,7 +31,9 @@ def test_every_text_field_takes_any_text_without_a_traceback_or_a_write(icm_home
     store = Store()
     before = stored(store)
     first = page(name, run=run_id).run()
-    fields = [(kind, n, w.label) for kind in ("text_input", "text_area") for n, w in enumerate(getattr(first, kind))]
+    fields = [
+        (kind, n, w.label) for kind in ("text_input", "text_area") for n, w in enumerate(getattr(first, kind))
+    ]
     for kind, n, label in fields:
         for value in TYPED:
             at = page(name, run=run_id).run()

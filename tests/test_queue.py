@@ -29,7 +29,9 @@ def live_run(store: Store, name: str, pid: int, *, queued_at: float | None = Non
     store.set_status(run_id, "starting" if queued_at else "running")
     store.set_worker(run_id, pid)
     if queued_at is not None:
-        store.set_phase(run_id, {"text": f"{QUEUED}: waiting", "done": None, "total": None, "started": queued_at})
+        store.set_phase(
+            run_id, {"text": f"{QUEUED}: waiting", "done": None, "total": None, "started": queued_at}
+        )
     return run_id
 
 
