@@ -491,3 +491,23 @@ def test_an_uploaded_test_file_is_checked_and_named_without_its_server_path(fini
     at.button(key="run_eval").click().run()
     error = at.error[0].value
     assert "Evaluation not started" in error and "held.jsonl" in error and str(icm_home) not in error
+
+
+def test_a_live_run_draws_four_panels_and_a_finished_one_all_eight(icm_home):
+    """A first draw of the 8-panel figure costs a headless browser ~1.7 s of CPU, taken from the search:
+    while the worker lives the page draws U, I, flips and gold only."""
+    import os
+
+    run_id = make_run("live")
+    store = Store()
+
+    def titles(at: AppTest) -> list[str]:
+        spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+        return [a["text"] for a in spec["layout"]["annotations"] if a["text"] != "iteration"]
+
+    everything = titles(page("run", run=run_id).run())
+    assert len(everything) == 7  # the eighth, tokens per second, needs a scorer that counts tokens
+    store.set_status(run_id, "running")
+    store.set_worker(run_id, os.getpid())
+    live = titles(page("run", run=run_id).run())
+    assert [t.split(" ")[0] for t in live] == ["U(D)", "Inconsistency", "Labels", "Agreement"]

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from icm_app.store.sqlite_store import Store
+from icm_app.ui.run_view import PANEL_SECONDS
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -367,8 +368,8 @@ def test_live_pages_read_nothing_once_the_run_has_ended(icm_home, tmp_path):
 
             page.goto(f"{url}/run?run={live}")
             expect(page.get_by_text(re.compile(r"running · iteration 12/12"))).to_be_visible()
-            polls = _reads_once_quiet(trace, pid, limit=5, window=16)
-            assert len(polls) >= 2, f"a live run's page must poll (every 5 s): {polls}"
+            polls = _reads_once_quiet(trace, pid, limit=5, window=2.6 * PANEL_SECONDS)
+            assert len(polls) >= 2, f"a live run's page must poll (every {PANEL_SECONDS:g} s): {polls}"
             assert all(s.startswith("SELECT r.status, r.updated") for s in polls), polls[:5]
 
             store.set_status(live, "finished")  # the worker ends: the page redraws once, then goes quiet

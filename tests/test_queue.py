@@ -114,3 +114,44 @@ def test_start_beside_a_live_run_warns_and_offers_to_queue(icm_home, monkeypatch
     assert not at.warning and not [b for b in at.button if b.key == "queue"]
     at.button(key="start").click().run()
     assert started[-1] == (alone, False)
+
+
+@pytest.mark.model
+def test_a_queued_worker_on_the_bundled_model_waits_then_runs(icm_home):
+    """The real `icm resume RUN --queue` process, launched as the app launches it: it waits, saying so in
+    its log and phase, while another run's worker lives, then loads the bundled model and finishes."""
+    import subprocess
+
+    from icm_app.core.config import SearchConfig
+    from icm_app.io.loaders import load_dataset
+    from icm_app.paths import sample_path
+    from icm_app.scoring.models import ScorerConfig
+    from icm_app.tasks.presets import get_preset
+    from icm_app.worker.process import is_alive, start_worker, worker_log
+    from icm_app.worker.runner import create_run
+
+    store = Store()
+    holder = subprocess.Popen(["sleep", "600"])  # the other run's worker
+    try:
+        ahead = live_run(store, "the long one", holder.pid)
+        task = get_preset("sentiment")
+        dataset = load_dataset(str(sample_path("sentiment")), task, limit=4)
+        search = SearchConfig.from_dict({**task.search_overrides, "iterations": 2, "k_init": 2})
+        mine = create_run(store, dataset, task, search, ScorerConfig(), data_source="test", name="queued")
+        pid = start_worker(store, mine, queue=True)
+        deadline = time.time() + 60
+        while "waiting for “the long one” to end" not in (store.run(mine).phase or {}).get("text", ""):
+            assert time.time() < deadline and is_alive(pid), worker_log(mine)
+            time.sleep(0.5)
+        time.sleep(3)
+        assert store.run(mine).status == "starting" and not store.events(mine), "it ran beside the other"
+        store.set_status(ahead, "finished")
+        deadline = time.time() + 600
+        while is_alive(pid):
+            assert time.time() < deadline, worker_log(mine)
+            time.sleep(1)
+        assert store.run(mine).status == "finished", worker_log(mine)
+        log = worker_log(mine, lines=200)
+        assert "queued: waiting for “the long one” to end" in log and "loading" in log
+    finally:
+        holder.kill()

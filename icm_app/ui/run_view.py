@@ -103,8 +103,9 @@ def _live_panel(
         for key, figure in cache["figures"]:
             st.plotly_chart(figure, key=key, config=plot_config())
         if state.alive:
-            st.caption(f"Charts redraw every {CHART_SECONDS:.0f} s while the search runs (the line above, "
-                       f"every {PANEL_SECONDS:.0f} s), so the page takes almost nothing from it.")  # fmt: skip
+            st.caption(f"While the search runs: four panels, redrawn every {CHART_SECONDS:.0f} s (the line "
+                       f"above every {PANEL_SECONDS:.0f} s), so the page takes little from it; all eight once "
+                       "it ends.")  # fmt: skip
 
     panel()
 
@@ -183,7 +184,7 @@ def _figures(store: Store, run_id: str, state: RunState) -> list[tuple[str, Any]
         o["applied_iteration"] for o in store.overrides(run_id) if o.get("applied_iteration") is not None
     ]
     figures = [("progress", progress_figure(df, has_gold=df["gold_agreement"].notna().any(),
-                                            override_iterations=marks))]  # fmt: skip
+                                            override_iterations=marks, live=state.alive))]  # fmt: skip
     if info.search.get("restarts", 1) > 1:
         kept = info.chain if info.status == "finished" else None
         figures.append(("chains", chains_figure(store.all_events(run_id), kept=kept)))
