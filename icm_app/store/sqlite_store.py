@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -183,22 +184,38 @@ class RunNotFoundError(KeyError):
 
 
 class Store:
-    """One SQLite file holding every run. Safe to open from several processes at once."""
+    """One SQLite file holding every run. Safe to open from several processes at once, and to share between
+    threads (the app caches one Store for all of Streamlit's session threads): each thread gets its own
+    connection, so one thread's transaction never sees another's statements."""
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path else icm_home() / "runs.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.db.row_factory = sqlite3.Row
-        if os.environ.get(SQL_TRACE):
-            self.db.set_trace_callback(_tracer(Path(os.environ[SQL_TRACE])))
+        self._local = threading.local()
+        self._trace = _tracer(Path(os.environ[SQL_TRACE])) if os.environ.get(SQL_TRACE) else None
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
         self._migrate()
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection (opened on first use; closed when the thread ends and its local goes)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            db.row_factory = sqlite3.Row
+            if self._trace:
+                db.set_trace_callback(self._trace)
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            self._local.db = db
+        return db
+
     def close(self) -> None:
-        self.db.close()
+        """Close this thread's connection."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
