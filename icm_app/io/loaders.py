@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.types import Example
+from ..errors import DataError  # raised here; the callers of the loaders catch it
 from ..tasks.presets import TaskSpec
 from ..tasks.template import TemplateError
 
@@ -23,10 +24,6 @@ DEFAULT_MAX_INPUT_MB = 1024  # override with $ICM_MAX_INPUT_MB; the app's upload
 
 def max_input_bytes() -> int:
     return int(float(os.environ.get("ICM_MAX_INPUT_MB") or DEFAULT_MAX_INPUT_MB) * 2**20)
-
-
-class DataError(ValueError):
-    """A data file that cannot be used, with a message that says why."""
 
 
 @dataclass

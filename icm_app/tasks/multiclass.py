@@ -14,6 +14,8 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..errors import DataError
+
 if TYPE_CHECKING:
     from .presets import TaskSpec
 
@@ -106,7 +108,6 @@ def expand_rows(
 ) -> list[dict[str, Any]]:
     """One claim row per (row, class), in row order then class order: the row's columns plus icm_class,
     icm_row and (when the gold column is present) icm_gold = 1 for the gold class's claim, else 0."""
-    from ..io.loaders import DataError
 
     clash = [f for f in MULTICLASS_FIELDS if any(f in r for r in rows)]
     if clash:
