@@ -270,7 +270,7 @@ def _replay(
 def _eager_attention(model: Any) -> Iterator[None]:
     """The reference runs the model's plain eager attention: on one H100 (transformers 5.17) SDPA without
     an explicit mask gave Gemma-3 log-odds 0.37 away from eager on prompts longer than its sliding window,
-    while the tree and prefix paths matched eager to 7e-6 (README, "Fast scoring")."""
+    while the tree and prefix paths matched eager to 7e-6 (docs/performance.md)."""
     before = getattr(model.config, "_attn_implementation", None)
     switch = getattr(model, "set_attn_implementation", None)
     if switch is None or before is None:

@@ -1,5 +1,5 @@
 """U = alpha * P - rule_violations - proportion_weight * proportion_excess, read the same way in the code
-(Evaluation's named terms), the stored events, the exports and the README."""
+(Evaluation's named terms), the stored events, the exports and docs/algorithm.md."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def test_events_and_exports_carry_the_named_terms():
     assert all(r["objective"] == rows[0]["objective"] for r in rows)
 
 
-def test_readme_states_the_same_objective():
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert "U(D) = α·P(D) − rule_violations(D) − proportion_weight · proportion_excess(D)" in readme
+def test_the_algorithm_doc_states_the_same_objective():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "algorithm.md").read_text()
+    assert "U(D) = α·P(D) − rule_violations(D) − proportion_weight · proportion_excess(D)" in doc
     assert OBJECTIVE_FORMULA == "U = alpha * P - rule_violations - proportion_weight * proportion_excess"

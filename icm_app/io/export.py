@@ -15,7 +15,7 @@ OBJECTIVE_FORMULA = "U = alpha * P - rule_violations - proportion_weight * propo
 
 
 def objective_terms(store: Store, run_id: str) -> dict[str, Any]:
-    """The run's last U with its named terms (as in the events and README), or {} before any iteration."""
+    """The run's last U with its named terms (as in the events and docs/algorithm.md), or {} before any iteration."""
     events = store.events(run_id)
     if not events:
         return {}

@@ -16,7 +16,7 @@ BUNDLED_ID = "google/gemma-3-270m"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 SCORING = ("auto", "tree", "tree_batch", "prefix", "naive")
-# `auto` picks what measured fastest (README, "Fast scoring"). On one H100, one evaluation at the
+# `auto` picks what measured fastest (docs/performance.md). On one H100, one evaluation at the
 # gemma-3-270m shape (N = 64) took 0.114 s with tree_batch vs 0.196 s with tree (attention-bound: small
 # MLP, head_dim 256), and at the Llama-3.1-8B shape (N = 256) 4.5 s with tree vs 6.4 s with tree_batch
 # (MLP-bound: recomputed path tokens cost more than the attention they save). On a CPU the token count

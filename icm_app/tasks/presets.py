@@ -129,8 +129,8 @@ PRESETS: dict[str, TaskSpec] = {
         label_words=(" positive", " negative"),
         gold_field="label",
         search_overrides={"calibrate": True, "min_share": 0.3, "max_share": 0.7, "swap_prob": 0.25},
-        notes="Plain classification framing, the one on which gemma-3-270m works (README: measured on "
-        "the sentiment sample). A single "
+        notes="Plain classification framing, the one on which gemma-3-270m works (measured on the "
+        "sentiment sample). A single "
         "claim per example has no logical rule, so the label-proportion rule (30-70%, our extension) "
         "keeps the search off the one-class labelings that otherwise win U; calibration on. A quarter of "
         "the iterations propose a balance-keeping swap: at the rule's bound no single flip that crosses "
