@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from .core.config import SearchConfig
 from .numbers import option as number
-from .paths import SAMPLES, SAMPLES_DIR  # noqa: F401  (SAMPLES_DIR: kept importable from here)
+from .paths import SAMPLES, SAMPLES_DIR
 from .scoring.models import DEVICES, DTYPES, SCORING, ScorerConfig
 from .store.sqlite_store import RunNotFoundError, Store
 
@@ -135,10 +135,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         base = dict(info.search)
         if args.iterations is not None:
             base["iterations"] = args.iterations
-            with store.transaction() as db:
-                import json
-
-                db.execute("UPDATE runs SET search = ? WHERE id = ?", (json.dumps(base), info.id))
+            store.update_config(info.id, search=base, scorer=info.scorer, model=info.model)
         return _drive(store, info.id, ScorerConfig(**info.scorer), queue=args.queue)
 
 
@@ -440,6 +437,23 @@ class _store:
         self.store.close()
 
 
+def _task_options() -> argparse.ArgumentParser:
+    """The data and task options that `run` and `batches` share (an argparse parent)."""
+    task = _Parser(add_help=False)
+    task.add_argument("data", nargs="?", help="CSV, JSON, JSONL or Parquet file, or a `datasets` folder")
+    task.add_argument("--sample", choices=sorted(SAMPLES), help="a bundled sample dataset (sets its preset)")
+    task.add_argument("--preset", help="task preset: truthfulqa, gsm8k, alpaca, sentiment")
+    task.add_argument("--template", help="prompt template with {field} placeholders (instead of a preset)")
+    task.add_argument("--label-words", nargs=2, metavar=("WORD1", "WORD0"), help="label words for 1 and 0")
+    task.add_argument("--group-field", help="column with the consistency group")
+    task.add_argument("--key-field", help="column with the consistency key (label-free, e.g. final answer)")
+    task.add_argument("--gold-field", help="column with gold labels (evaluation only)")
+    task.add_argument(
+        "--rules", nargs="*", help="consistency rules: exclusive equivalent asymmetric one_of_k"
+    )
+    return task
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="icm", description="Internal Coherence Maximization: label data with no labels.")
     parser.add_argument(
@@ -447,16 +461,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help=cmd_run.__doc__, description=cmd_run.__doc__)
-    run.add_argument("data", nargs="?", help="CSV, JSON, JSONL or Parquet file, or a `datasets` folder")
-    run.add_argument("--sample", choices=sorted(SAMPLES), help="a bundled sample dataset (sets its preset)")
-    run.add_argument("--preset", help="task preset: truthfulqa, gsm8k, alpaca, sentiment")
-    run.add_argument("--template", help="prompt template with {field} placeholders (instead of a preset)")
-    run.add_argument("--label-words", nargs=2, metavar=("WORD1", "WORD0"), help="label words for 1 and 0")
-    run.add_argument("--group-field", help="column with the consistency group")
-    run.add_argument("--key-field", help="column with the consistency key (label-free, e.g. final answer)")
-    run.add_argument("--gold-field", help="column with gold labels (evaluation only)")
-    run.add_argument("--rules", nargs="*", help="consistency rules: exclusive equivalent asymmetric one_of_k")
+    task = _task_options()
+    run = sub.add_parser("run", parents=[task], help=cmd_run.__doc__, description=cmd_run.__doc__)
     run.add_argument("--classes", nargs="*", metavar="CLASS",
                      help="multi-class: class names; each row becomes one True/False claim per class "
                      "(one-of-k group); exports give one class per row")  # fmt: skip
@@ -592,16 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataclass_options(ft, FinetuneConfig, skip=("target_modules",))
     ft.set_defaults(func=cmd_finetune)
 
-    bt = sub.add_parser("batches", help=cmd_batches.__doc__, description=cmd_batches.__doc__)
-    bt.add_argument("data", nargs="?", help="data file")
-    bt.add_argument("--sample", choices=sorted(SAMPLES))
-    bt.add_argument("--preset")
-    bt.add_argument("--template")
-    bt.add_argument("--label-words", nargs=2, metavar=("WORD1", "WORD0"))
-    bt.add_argument("--group-field")
-    bt.add_argument("--key-field")
-    bt.add_argument("--gold-field")
-    bt.add_argument("--rules", nargs="*")
+    bt = sub.add_parser("batches", parents=[task], help=cmd_batches.__doc__, description=cmd_batches.__doc__)
     bt.add_argument(
         "--batch-size",
         type=number(whole=True, minimum=2),

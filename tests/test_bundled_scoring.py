@@ -8,11 +8,11 @@ import random
 
 import pytest
 
-from icm_app.cli import SAMPLES_DIR
 from icm_app.core.config import SearchConfig
 from icm_app.core.context import shuffled_order
 from icm_app.core.objective import Objective
 from icm_app.io.loaders import load_dataset
+from icm_app.paths import SAMPLES_DIR
 from icm_app.scoring.models import ScorerConfig, load_model
 from icm_app.scoring.prompts import PromptScorer
 from icm_app.scoring.transformers_backend import TransformersBackend

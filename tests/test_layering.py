@@ -58,7 +58,9 @@ def modules() -> list[tuple[str, str]]:
     out = []
     for path in sorted(PACKAGE.rglob("*.py")):
         dotted = ".".join(path.relative_to(ROOT).with_suffix("").parts)
-        out.append((dotted, path.read_text()))  # a package's __init__ keeps its name: its imports resolve from it
+        out.append(
+            (dotted, path.read_text())
+        )  # a package's __init__ keeps its name: its imports resolve from it
     return out
 
 

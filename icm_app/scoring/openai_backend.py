@@ -19,14 +19,11 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ..errors import ServerUnavailableError
 from .prompts import Prompt
 
 PREFIX = "openai:"
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
-
-
-class ServerUnavailableError(ConnectionError):
-    """The server could not be reached or kept failing after the retries; the run pauses, nothing is lost."""
 
 
 class ServerProtocolError(ValueError):

@@ -683,10 +683,6 @@ class Store:
         )
         return [dict(r) for r in rows]
 
-    def mark_overrides_applied(self, ids: list[int]) -> None:
-        with self.transaction() as db:
-            db.executemany("UPDATE overrides SET applied = 1 WHERE id = ?", [(i,) for i in ids])
-
     def overrides(self, run_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT * FROM overrides WHERE run_id = ? ORDER BY id", (run_id,))
         return [dict(r) for r in rows]

@@ -6,6 +6,8 @@ a copy for a link that lacks it. A run id that no longer exists falls back to th
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from ..paths import icm_home
@@ -17,7 +19,7 @@ SESSION_RUN = "icm_open_run"
 
 @st.cache_resource
 def _store_at(home: str) -> Store:
-    return Store()
+    return Store(Path(home) / "runs.sqlite")
 
 
 def get_store() -> Store:
@@ -37,10 +39,6 @@ def resolve_run() -> tuple[str | None, str | None]:
             note = f"There is no run `{asked}` (deleted?); showing the newest run instead."
     runs = store.runs()
     return (runs[0].id if runs else None), note
-
-
-def current_run_id() -> str | None:
-    return resolve_run()[0]
 
 
 def open_run(run_id: str) -> None:

@@ -15,11 +15,11 @@ from typing import Any
 from ..core.annealing import Annealer, SearchState, StepResult
 from ..core.config import SearchConfig
 from ..core.types import Example, Scorer
+from ..errors import ServerUnavailableError
 from ..evaluation.diagnosis import diagnose
 from ..io.loaders import Dataset
 from ..scoring.bundled import Report
 from ..scoring.models import ScorerConfig, model_label
-from ..scoring.openai_backend import ServerUnavailableError
 from ..store.sqlite_store import Store
 from ..tasks.presets import TaskSpec
 
