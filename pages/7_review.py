@@ -9,27 +9,16 @@ import getpass
 import streamlit as st
 
 from icm_app.evaluation.compare import comparable_runs, label_stability
-from icm_app.evaluation.suspects import FORMULA, run_suspects
-from icm_app.io.audit import label_history_rows
+from icm_app.evaluation.suspects import run_suspects
+from icm_app.ui import review_view as view
 from icm_app.ui.layout import page_frame
-from icm_app.ui.tables import REVIEW_ORDERS, history_table, review_order
-
-NEIGHBOURS = 3  # cards shown on each side of the current one
+from icm_app.ui.tables import REVIEW_ORDERS, review_order
 
 store, info = page_frame("Review")
 run_id = info.id
 words = [w.strip() for w in info.task["label_words"]]
 examples = {e["idx"]: e for e in store.examples(run_id)}
 state = st.session_state
-
-
-def shortcuts(words: list[str]) -> list[str]:
-    """Keys for label 1 and label 0: the words' initials when they differ and are free, else 1 and 0."""
-    initials = [w[:1].upper() for w in words]
-    taken = {"C", "R", "U"}  # C and R are Streamlit's own; U is undo
-    if all(i.isalpha() and i not in taken for i in initials) and initials[0] != initials[1]:
-        return initials
-    return ["1", "0"]
 
 
 # -- the order and the deck of cards -------------------------------------------------------------------
@@ -100,22 +89,9 @@ with card.container(border=True):
     for name, value in examples[idx]["fields"].items():
         st.markdown(f"**{name}**")
         st.text(str(value))
-    label = current["label"]
-    st.markdown(
-        "Label: " + ("**unlabeled**" if label is None else f"**{label} ({words[1 - label]})**")
-        + (" · pinned by a human" if current["pinned"] else " · set by the search")
-    )  # fmt: skip
-    s = suspect.get(idx)
-    if s is not None and s.p_label1 is not None:
-        cols = st.columns(2)
-        cols[0].metric(f"P({words[0]})", f"{s.p_label1:.2f}")
-        cols[1].metric(f"P({words[1]})", f"{1 - s.p_label1:.2f}")
-        st.caption(
-            "The model's probability of each label word, given all the other labels as demonstrations."
-        )
-    else:
-        st.caption("No model probability yet: the search has not scored this example.")
-    keys = shortcuts(words)
+    label, s = current["label"], suspect.get(idx)
+    view.label_and_evidence(current, s, words)
+    keys = view.shortcuts(words)
     labels_row = st.columns(2)
     for col, value, key in ((labels_row[0], 1, keys[0]), (labels_row[1], 0, keys[1])):
         col.button(f"{value} · {words[1 - value]}", key=f"set_{value}", shortcut=key, on_click=change,
@@ -132,35 +108,7 @@ with card.container(border=True):
     st.caption(f"Keys: {keys[0]} / {keys[1]} set the label, ← back, → skip, U undo.")
 
 with side:
-    st.markdown("**Why it is suspect**")
-    if s is None:
-        st.caption("Unlabeled: nothing to suspect yet.")
-    else:
-        st.write(
-            f"Suspicion **{s.suspicion:.2f}** (rank {ranking.index(s) + 1} of {len(ranking)}): {s.reason}."
-        )
-        st.caption(f"Ranked without gold: {FORMULA}.")
-        st.dataframe([
-            {"signal": "log-odds against the label", "value": "no score" if s.against is None else f"{s.against:.2f}"},
-            {"signal": "flips", "value": str(s.flips)},
-            {"signal": "violated rules", "value": ", ".join(s.violated) or "none"},
-            {"signal": "chain agreement",
-             "value": "one chain" if s.chain_disagreement is None else f"{1 - s.chain_disagreement:.0%}"},
-            {"signal": "agreement of compared runs",
-             "value": "none compared" if s.run_disagreement is None else f"{1 - s.run_disagreement:.0%}"},
-        ], hide_index=True)  # fmt: skip
-    st.markdown("**Neighbours in this order**")
-    for i in range(max(0, pos - NEIGHBOURS), min(len(deck), pos + NEIGHBOURS + 1)):
-        n = deck[i]
-        text = " | ".join(map(str, examples[n]["fields"].values()))
-        mark = "▶ " if i == pos else ""
-        score = f"{suspect[n].suspicion:.2f}" if n in suspect else "unlabeled"
-        st.button(f"{mark}{i + 1}. #{n} · {score} · {text[:50]}", key=f"goto_{n}", disabled=i == pos,
-                  on_click=go_to, args=(i,), width="stretch")  # fmt: skip
+    view.why_suspect(s, ranking)
+    view.neighbours(deck, pos, examples, suspect, go_to)
 
-st.markdown("**Label history**")
-history = label_history_rows(store, run_id, idx)
-if history:
-    st.dataframe(history_table(history), hide_index=True)
-else:
-    st.caption("No recorded changes (runs stored before label history was kept have none).")
+view.label_history(store, run_id, idx)
