@@ -6,12 +6,12 @@ import streamlit as st
 from icm_app.core.config import SearchConfig
 from icm_app.core.consistency import RULES
 from icm_app.io.loaders import DataError, build_dataset, read_rows, save_upload
-from icm_app.io.mapping import TEXT_NAMES, default_template, propose_gold, propose_label_words
+from icm_app.io.mapping import default_template, propose_gold, propose_label_words
 from icm_app.paths import SAMPLES, icm_home, sample_path
 from icm_app.scoring.models import ScorerConfig
-from icm_app.tasks.multiclass import class_template, multiclass_task
 from icm_app.tasks.presets import PRESETS, GoldLeakError, TaskSpec
-from icm_app.tasks.template import TemplateError, render
+from icm_app.tasks.template import TemplateError
+from icm_app.ui import data_view as view
 from icm_app.ui.layout import page_frame, page_link
 from icm_app.ui.state import open_run
 from icm_app.worker.runner import create_run
@@ -54,49 +54,12 @@ else:
         "Task preset", presets, index=presets.index(default_preset), key=f"preset_{file_id}"
     )
 scope = f"{preset}_{file_id}"  # every field below starts from this file's and preset's defaults
-none = "(none)"
-
-
-def pick(label: str, current: str | None, help: str) -> str | None:
-    options = [none, *columns]
-    chosen = st.selectbox(label, options, index=options.index(current) if current in columns else 0, help=help,
-                          key=f"{label}_{scope}")  # fmt: skip
-    return None if chosen == none else chosen
+pick = view.picker(columns, scope)
 
 
 if multi:
-    left, right = st.columns(2)
-    with right:
-        gold_default = propose_gold(columns)
-        gold = pick("Gold class column (evaluation only)", gold_default,
-                    "The class each row truly has, to report agreement; the search never sees it.")  # fmt: skip
-        limit = st.number_input("Rows to use (0 = all)", min_value=0, max_value=len(rows), value=min(len(rows), 16),
-                                step=1, key=f"limit_{file_id}_multi",
-                                help=f"This file has {len(rows)} rows; each becomes one claim per class.")  # fmt: skip
-    with left:
-        class_names = st.text_input("Class names (comma-separated)", key=f"classes_{file_id}",
-                                    placeholder="positive, negative, neutral")  # fmt: skip
-        text_options = [c for c in columns if c != gold] or columns
-        text_default = next((c for c in text_options if c.strip().lower() in TEXT_NAMES), text_options[0])
-        text_field = st.selectbox("Column holding the text", text_options, index=text_options.index(text_default),
-                                  key=f"class_text_{file_id}")  # fmt: skip
-        template = st.text_area(
-            "Claim template ({field} for a column, {icm_class} for the class)", class_template(text_field, gold),
-            height=120, key=f"class_template_{file_id}_{text_field}_{gold}",
-        )  # fmt: skip
+    task, dataset = view.multiclass_mapping(rows, columns, file_id, pick)
     word1, word0 = " True", " False"
-    if not class_names.strip():
-        st.info("Enter the class names, e.g. `positive, negative, neutral`.")
-        st.stop()
-    try:
-        task = multiclass_task(text_field, class_names, gold_field=gold, template=template, name="multiclass")
-        dataset = build_dataset(rows[: int(limit) or None], task)
-    except (DataError, TemplateError, ValueError) as exc:
-        st.error(f"Cannot build the claims: {exc}")
-        st.stop()
-    n_rows = len(dataset.examples) // len(task.classes)
-    st.caption(f"{n_rows} rows × {len(task.classes)} classes = {len(dataset.examples)} claims; the claims of one "
-               "row form a one-of-k group (rule `one_of_k`: two True claims, or none, count as violations).")  # fmt: skip
 else:
     left, right = st.columns(2)
     with right:  # drawn first: the gold column decides the default template
@@ -141,20 +104,7 @@ else:
         (where or st).error(f"Cannot use this mapping: {exc}")
         st.stop()
 
-st.subheader("Prompt preview")
-first, second = dataset.examples[0], dataset.examples[min(1, len(dataset.examples) - 1)]
-if dataset.gold is not None:
-    word = task.label_words[0 if dataset.gold[second.idx] == 1 else 1]
-    how = "The demonstration shows its gold label here; in the search, demonstrations carry ICM's own labels."
-else:
-    word = f" ⟨{word1.strip()} or {word0.strip()}⟩"
-    how = "In the search, each demonstration carries the label ICM currently gives it."
-demo = render(task.template, second.fields) + word + task.separator
-st.code(demo + render(task.template, first.fields) + "▌", language=None, wrap_lines=True)
-st.caption(f"The model reads demonstrations like the first block, then scores `{word1}` against `{word0}` at ▌. "
-           f"{how} {len(dataset.examples)} examples" + (", gold labels present (evaluation only)." if dataset.gold else "."))  # fmt: skip
-if task.notes:
-    st.caption(task.notes)
+view.prompt_preview(task, dataset, word1, word0)
 
 default_name = f"{len(task.classes)}-class on {path.name}" if multi else f"{preset} on {path.name}"
 name = st.text_input("Run name", default_name, key=f"run_name_{scope}_{multi}")
