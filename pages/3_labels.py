@@ -4,16 +4,9 @@ import getpass
 
 import streamlit as st
 
-from icm_app.io.audit import audit_csv, label_history_rows
+from icm_app.ui.audit_view import audit_trail_section, label_history
 from icm_app.ui.layout import page_frame
-from icm_app.ui.tables import (
-    FILTERS,
-    apply_filters,
-    audit_trail,
-    history_table,
-    inconsistent_pairs,
-    labels_table,
-)
+from icm_app.ui.tables import FILTERS, apply_filters, inconsistent_pairs, labels_table
 
 store, info = page_frame("Labels")
 run_id = info.id
@@ -105,23 +98,13 @@ if pending:
         st.rerun()
 
 with st.expander("Audit trail"):
-    trail = audit_trail(store, run_id)
-    if trail.empty:
-        st.caption("No overrides yet.")
-    else:
-        st.dataframe(trail, hide_index=True)
-    st.download_button("Download the audit trail (CSV)", audit_csv(store, run_id), f"audit-{run_id}.csv",
-                       mime="text/csv", key="audit_csv")  # fmt: skip
+    audit_trail_section(store, run_id)
 
 with st.expander("Label history of one example"):
     pick = st.selectbox("Example (idx)", table["idx"].tolist(), index=None, key=f"history_idx_{run_id}")
     if pick is not None:
         st.text(table.set_index("idx").loc[pick, "text"])
-        history = label_history_rows(store, run_id, int(pick))
-        if history:
-            st.dataframe(history_table(history), hide_index=True)
-        else:
-            st.caption("No recorded changes (runs stored before label history was kept have none).")
+        label_history(store, run_id, int(pick))
 
 with st.expander("Inconsistent pairs"):
     pairs = inconsistent_pairs(store, run_id)

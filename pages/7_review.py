@@ -11,6 +11,7 @@ import streamlit as st
 from icm_app.evaluation.compare import comparable_runs, label_stability
 from icm_app.evaluation.suspects import run_suspects
 from icm_app.ui import review_view as view
+from icm_app.ui.audit_view import label_history
 from icm_app.ui.layout import page_frame
 from icm_app.ui.tables import REVIEW_ORDERS, review_order
 
@@ -111,4 +112,4 @@ with side:
     view.why_suspect(s, ranking)
     view.neighbours(deck, pos, examples, suspect, go_to)
 
-view.label_history(store, run_id, idx)
+label_history(store, run_id, idx)

@@ -87,3 +87,9 @@ def test_a_planted_upward_import_is_caught(module, source):
 def test_relative_imports_resolve_to_the_right_layer():
     assert "icm_app.core.config" in imports("icm_app.worker.runner", "from ..core.config import SearchConfig")
     assert "icm_app.io.loaders" in imports("icm_app.io.mapping", "from .loaders import DataError")
+
+
+def test_pages_are_thin():
+    """A page reads state, lays out ui/ pieces and sends commands; logic of its own belongs in ui/."""
+    long = {p.name: n for p in (ROOT / "pages").glob("*.py") if (n := len(p.read_text().splitlines())) > 120}
+    assert not long, long

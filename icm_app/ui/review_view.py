@@ -1,5 +1,5 @@
 """The Review page's pieces that hold logic: keyboard shortcuts, the card's label and evidence, why a label
-is suspect, the neighbouring cards and the label history."""
+is suspect and the neighbouring cards."""
 
 from __future__ import annotations
 
@@ -9,9 +9,6 @@ from typing import Any
 import streamlit as st
 
 from ..evaluation.suspects import FORMULA, Suspect
-from ..io.audit import label_history_rows
-from ..store.sqlite_store import Store
-from .tables import history_table
 
 NEIGHBOURS = 3  # cards shown on each side of the current one
 
@@ -75,13 +72,3 @@ def neighbours(deck: list[int], pos: int, examples: dict[int, dict[str, Any]], s
         score = f"{suspect[n].suspicion:.2f}" if n in suspect else "unlabeled"
         st.button(f"{mark}{i + 1}. #{n} · {score} · {text[:50]}", key=f"goto_{n}", disabled=i == pos,
                   on_click=go_to, args=(i,), width="stretch")  # fmt: skip
-
-
-def label_history(store: Store, run_id: str, idx: int) -> None:
-    """Every change of the example's label, with its cause."""
-    st.markdown("**Label history**")
-    history = label_history_rows(store, run_id, idx)
-    if history:
-        st.dataframe(history_table(history), hide_index=True)
-    else:
-        st.caption("No recorded changes (runs stored before label history was kept have none).")
