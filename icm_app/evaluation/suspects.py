@@ -173,6 +173,18 @@ def precision_at_k(
     }  # fmt: skip
 
 
+def precision_at_ks(
+    ranking: list[Suspect], gold: Mapping[int, int | None], ks: tuple[int, ...] = DEFAULT_KS
+) -> list[dict[str, Any]]:
+    """Precision at each K (capped at the labels with gold), or [] when no label has gold: what `icm eval`
+    prints and the Evaluate page charts."""
+    labels = {s.idx: s.label for s in ranking}
+    n_graded = precision_at_k(ranking, labels, gold, 0)["n_graded"]
+    if not n_graded:
+        return []
+    return [precision_at_k(ranking, labels, gold, k) for k in sorted({min(k, n_graded) for k in ks})]
+
+
 def report_lines(
     store: Store, run_id: str, k: int = 10, *, stability: Mapping[int, float] | None = None
 ) -> list[str]:
@@ -183,13 +195,11 @@ def report_lines(
         return lines + ["  no labels yet"]
     for s in ranking[:k]:
         lines.append(f"  {s.idx:>5}  {s.suspicion:6.2f}  label {s.label}: {s.reason}")
-    labels = {s.idx: s.label for s in ranking}
     gold = {e["idx"]: e["gold"] for e in store.examples(run_id)}
-    n_graded = precision_at_k(ranking, labels, gold, 0)["n_graded"]
-    if not n_graded:
+    results = precision_at_ks(ranking, gold, (*DEFAULT_KS, k))
+    if not results:
         return lines + ["  precision at K: n/a: no gold"]
-    for kk in sorted({min(x, n_graded) for x in (*DEFAULT_KS, k)}):
-        p = precision_at_k(ranking, labels, gold, kk)
+    for p in results:
         lines.append(
             f"  precision at {p['k']}: {p['wrong_in_top']}/{p['k']} wrong = {p['precision']:.2f}"
             f" vs random {p['k']}: {p['random']:.2f} ({p['n_wrong']} of {p['n_graded']} labels disagree with gold)"

@@ -13,7 +13,7 @@ import streamlit as st
 from ..errors import DataError
 from ..evaluation.report import check_evaluation
 from ..evaluation.salience import EXPLANATION
-from ..evaluation.suspects import DEFAULT_KS, FORMULA, precision_at_k, run_suspects
+from ..evaluation.suspects import FORMULA, precision_at_ks, run_suspects
 from ..io.loaders import save_upload
 from ..numbers import parse_whole_numbers
 from ..paths import HELD_OUT, icm_home, sample_path
@@ -71,16 +71,11 @@ def suspects(store: Store, run_id: str) -> None:
     if not ranking:
         st.caption("No labels yet.")
     else:
-        labels = {s.idx: s.label for s in ranking}
         gold = {e["idx"]: e["gold"] for e in store.examples(run_id)}
-        n_graded = precision_at_k(ranking, labels, gold, 0)["n_graded"]
-        if not n_graded:
+        results = precision_at_ks(ranking, gold)
+        if not results:
             st.info("Precision at K needs gold: this run's data has none. The most suspect labels are below.")
         else:
-            results = [
-                precision_at_k(ranking, labels, gold, k)
-                for k in sorted({min(k, n_graded) for k in DEFAULT_KS})
-            ]
             left, right = st.columns([3, 2])
             left.plotly_chart(precision_figure(results), key="suspect_precision", config=plot_config())
             first = results[0]
@@ -90,7 +85,7 @@ def suspects(store: Store, run_id: str) -> None:
                 f"wrong on average ({first['n_wrong']} of the {first['n_graded']} labels with gold are wrong)."
             )
         top = pd.DataFrame([{"rank": r + 1, "idx": s.idx, "suspicion": round(s.suspicion, 2), "label": s.label,
-                             **({"gold": gold.get(s.idx)} if n_graded else {}), "why": s.reason}
+                             **({"gold": gold.get(s.idx)} if results else {}), "why": s.reason}
                             for r, s in enumerate(ranking[:10])])  # fmt: skip
         st.dataframe(top, hide_index=True)
         page_link("Review", "Review the most suspect labels one by one", run_id, icon=":material/fact_check:")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import pandas as pd
 
 from ..core.consistency import find_violations, group_members
-from ..evaluation.suspects import Suspect, rank_suspects
+from ..evaluation.suspects import Suspect, rank_suspects, violated_rules
 from ..io.audit import local_time
 from ..store.sqlite_store import Store
 from ..worker.process import iterations_done, shown_status
@@ -28,12 +26,9 @@ def _violations(store: Store, run_id: str, labels: dict[int, int]):
 def labels_table(store: Store, run_id: str) -> pd.DataFrame:
     """One row per example: text, label, confidence (log-odds toward the label), flips, rules broken, gold, pin."""
     stored = store.labels(run_id)
-    labels = {i: v["label"] for i, v in stored.items()}
-    examples, violations = _violations(store, run_id, labels)
-    broken: dict[int, set[str]] = defaultdict(set)
-    for v in violations:
-        for i in v.ids:
-            broken[i].add(v.rule)
+    labels = {i: v["label"] for i, v in stored.items() if v["label"] is not None}
+    examples, _ = stored_examples(store, run_id)
+    broken = {i: set(rules) for i, rules in violated_rules(store, run_id, labels).items()}
     gold = {e["idx"]: e["gold"] for e in store.examples(run_id)}
     suspicion = {s.idx: s.suspicion for s in rank_suspects(stored, violated=broken)}
     rows = []
@@ -48,7 +43,7 @@ def labels_table(store: Store, run_id: str) -> pd.DataFrame:
             "suspicion": suspicion.get(e.idx),  # see icm_app.evaluation.suspects: higher = more likely wrong
             "flips": s.get("flips", 0),
             "chain agreement": s.get("agreement"),  # share of restart chains giving this label (None: 1 chain)
-            "violations": ", ".join(sorted(broken[e.idx])),
+            "violations": ", ".join(sorted(broken.get(e.idx, ()))),
             "gold": gold.get(e.idx),
             "pinned": bool(s.get("pinned", False)),
             "group": e.group,
