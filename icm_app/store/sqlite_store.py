@@ -203,10 +203,10 @@ class Store:
         if db is None:
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             db.row_factory = sqlite3.Row
-            if self._trace:
-                db.set_trace_callback(self._trace)
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
+            if self._trace:  # after the set-up: a trace counts what a page reads, not a connection's pragmas
+                db.set_trace_callback(self._trace)
             self._local.db = db
         return db
 
