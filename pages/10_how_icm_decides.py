@@ -6,7 +6,7 @@ renders the stored result: the prompt, the answer, the term in P, the flip's ΔU
 
 import streamlit as st
 
-from icm_app.ui.explain_view import explain_cost, steps
+from icm_app.ui.explain_view import explain_cost, label_word, steps
 from icm_app.ui.layout import page_frame
 from icm_app.ui.live import job_watch
 from icm_app.ui.tables import labels_table
@@ -19,7 +19,7 @@ words = [w.strip() or repr(w) for w in info.task["label_words"]]  # label 1 = th
 
 
 def word(y: int | None) -> str:
-    return "no label" if y is None else f"“{words[0 if y == 1 else 1]}”"
+    return label_word(words, y)
 
 
 st.markdown(

@@ -71,6 +71,14 @@ def two_runs(icm_home) -> tuple[str, str]:
     return older, make_run("newer run")
 
 
+def uploaded(name: str, content: bytes) -> AppTest:
+    """The Data page with `content` uploaded as `name`."""
+    at = page("data").run()
+    at.radio(key="source").set_value("Upload a file").run()
+    at.file_uploader(key="upload").upload(name, content).run()
+    return at
+
+
 def run_selector(at: AppTest):
     """The Runs page's run selector (keyed by the list of runs, so found by its label)."""
     return next(s for s in at.selectbox if s.label == "Run to open, resume or delete")
@@ -153,11 +161,7 @@ def test_preview_demonstration_carries_its_own_gold_label(icm_home):
 
 def test_uploaded_text_label_csv_proposes_gold_and_keeps_it_out_of_the_template(icm_home):
     """Defect 2: the template became `{label}\\nI think this claim is` and gold was "(none)"."""
-    at = page("data").run()
-    at.radio(key="source").set_value("Upload a file").run()
-    at.file_uploader(key="upload").upload(
-        "mine.csv", b"text,label\ngreat film,1\ndull film,0\nfine film,1\n"
-    ).run()
+    at = uploaded("mine.csv", b"text,label\ngreat film,1\ndull film,0\nfine film,1\n")
     assert not at.exception
     gold = next(s for s in at.selectbox if s.label.startswith("Gold label column"))
     assert gold.value == "label"
@@ -169,11 +173,9 @@ def test_uploaded_text_label_csv_proposes_gold_and_keeps_it_out_of_the_template(
 def test_uploaded_word_labels_propose_label_words_and_a_matching_template(icm_home):
     """A `sentiment` column of positive/negative was refused ("gold label 'positive' is not binary") until the
     user found the sentiment preset and rewrote its template."""
-    at = page("data").run()
-    at.radio(key="source").set_value("Upload a file").run()
-    at.file_uploader(key="upload").upload(
+    at = uploaded(
         "reviews.csv", b"review,sentiment\ngreat film,positive\ndull film,negative\nfine film,positive\n"
-    ).run()
+    )
     assert not at.exception and not at.error
     gold = next(s for s in at.selectbox if s.label.startswith("Gold label column"))
     assert gold.value == "sentiment"
@@ -185,11 +187,7 @@ def test_uploaded_word_labels_propose_label_words_and_a_matching_template(icm_ho
 
 
 def test_multiclass_upload_proposes_a_class_column_as_gold(icm_home):
-    at = page("data").run()
-    at.radio(key="source").set_value("Upload a file").run()
-    at.file_uploader(key="upload").upload(
-        "three.csv", b"text,sentiment\ngreat,positive\nbad,negative\nso-so,neutral\n"
-    ).run()
+    at = uploaded("three.csv", b"text,sentiment\ngreat,positive\nbad,negative\nso-so,neutral\n")
     next(t for t in at.toggle if t.label.startswith("Multi-class")).set_value(True).run()
     gold = next(s for s in at.selectbox if s.label.startswith("Gold class column"))
     assert gold.value == "sentiment"
@@ -228,9 +226,7 @@ def test_data_page_shows_mapping_errors_next_to_the_fields(icm_home):
 )
 def test_malformed_csv_upload_says_what_and_where_without_server_paths(icm_home, content, where):
     """Defect 14: read silently as one row, the parser's error with the server path, shifted columns."""
-    at = page("data").run()
-    at.radio(key="source").set_value("Upload a file").run()
-    at.file_uploader(key="upload").upload("bad.csv", content).run()
+    at = uploaded("bad.csv", content)
     shown = " ".join(e.value for e in [*at.error, *at.warning])
     assert where in shown and "bad.csv" in shown
     assert str(icm_home) not in shown and "/uploads/" not in shown

@@ -67,11 +67,16 @@ def num(x: float, digits: int = 3) -> str:
     return f"({x:.{digits}f})" if x < 0 else f"{x:.{digits}f}"
 
 
+def label_word(words: list[str], y: int | None) -> str:
+    """A label as the page writes it: its word in quotes (label 1 is the first word)."""
+    return "no label" if y is None else f"“{words[0 if y == 1 else 1]}”"
+
+
 def steps(r: dict[str, Any], info: RunInfo, idx: int, words: list[str]) -> None:
     """The five steps of one stored explanation, with the run's own numbers."""
 
     def word(y: int | None) -> str:
-        return "no label" if y is None else f"“{words[0 if y == 1 else 1]}”"
+        return label_word(words, y)
 
     n_demos, flipped = len(r["demonstrations"]), r["new_label"]
 
