@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .core.config import SearchConfig
+from .core.config import INITS, SearchConfig
 from .numbers import option as number
 from .paths import SAMPLES, SAMPLES_DIR
 from .scoring.models import DEVICES, DTYPES, SCORING, ScorerConfig
@@ -183,6 +183,9 @@ def _drive(store: Store, run_id: str, scorer_config: ScorerConfig, *, queue: boo
     )
     if summary.diagnosis:
         print(f"search or objective? {summary.diagnosis}")
+    check = store.latest_evaluation(run_id, "zero_shot_check") if summary.status == "finished" else None
+    if check:
+        print(f"{'warning: ' if check['warn'] else ''}zero-shot check: {check['message']}")
     return 0
 
 
@@ -290,6 +293,29 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_baselines(args: argparse.Namespace) -> int:
+    """Is ICM worth it on this data? Zero-shot (raw, calibrated), few-shot with random labels, bootstrapped
+    few-shot and confidence-threshold pseudo-labels on the run's examples, beside ICM's labels, gold and the
+    model's ceiling: agreement with gold (where the file has it), U under the run's objective, agreement with
+    ICM, tokens and time. Example: icm baselines RUN --csv baselines.csv"""
+    import pandas as pd
+
+    from .evaluation.baselines import BaselineConfig, table
+    from .evaluation.report import baselines_run
+
+    quiet = (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    with _store(args) as store:
+        result = baselines_run(
+            store, store.run(args.run_id).id, _from_args(BaselineConfig, args), progress=quiet
+        )
+    frame = pd.DataFrame(table(result))
+    print(frame.to_string(index=False))
+    if args.csv:
+        frame.to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
+    return 0
+
+
 def cmd_finetune(args: argparse.Namespace) -> int:
     """LoRA-fine-tune the run's local model on its ICM labels and on gold; report held-out accuracy of each.
     Example: icm finetune RUN --test sample_data/rt_polarity_test.jsonl --epochs 3"""
@@ -350,6 +376,69 @@ def cmd_batches(args: argparse.Namespace) -> int:
                 progress=lambda m: print(m, file=sys.stderr, flush=True))  # fmt: skip
         labels = job_labels(store, job)
     print(f"job {job.id} finished: {len(labels)}/{len(rows)} rows labeled across {len(job.batches)} batches")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Runs over values of α, K (k init), the start and seeds on the same data, one after another with the model
+    loaded once; then gold agreement (where gold) and U per setting with the spread across seeds.
+    Example: icm sweep --sample sentiment --limit 32 --alpha 10 25 50 100 --seeds 0 1 2"""
+    from .scoring import build_scorer
+    from .tasks.presets import TaskSpec
+    from .worker.runner import stored_examples
+    from .worker.sweep import create_sweep, run_dataset, run_sweep, summarize, sweep_points
+
+    with _store(args) as store:
+        if args.show or args.resume:
+            sweep_id = args.show or args.resume
+            spec = store.job(sweep_id)
+        else:
+            values = {"alpha": args.alpha, "k_init": args.k_init, "init": args.init, "seed": args.seeds}
+            if args.source_run:
+                info = store.run(args.source_run)
+                dataset, task, data_source = (
+                    run_dataset(store, info.id),
+                    TaskSpec.from_dict(info.task),
+                    info.data_source,
+                )
+                base, scorer_config = SearchConfig.from_dict(info.search), ScorerConfig(**info.scorer)
+            else:
+                if args.sample:
+                    filename, preset = SAMPLES[args.sample]
+                    args.data, args.preset = str(SAMPLES_DIR / filename), args.preset or preset
+                if not args.data or not (args.preset or args.template):
+                    raise CliError(
+                        "give a data file (or --sample) and --preset or --template, --from RUN, or --resume SWEEP"
+                    )
+                from .io.loaders import load_dataset
+
+                task, data_source = _task(args), args.data
+                dataset = load_dataset(args.data, task, limit=args.limit)
+                base, scorer_config = (
+                    _from_args(SearchConfig, args, task.search_overrides),
+                    _from_args(ScorerConfig, args),
+                )
+            sweep_id = create_sweep(store, dataset, task, base, scorer_config, values, data_source=data_source,
+                                    name=args.name or "")  # fmt: skip
+            spec = store.job(sweep_id)
+            print(f"sweep {sweep_id}: {len(spec['runs'])} runs", file=sys.stderr, flush=True)
+        if not args.show:
+            first = store.run(spec["runs"][0]["run_id"])
+            examples, _ = stored_examples(store, first.id)
+            scorer = build_scorer(examples, TaskSpec.from_dict(first.task), ScorerConfig(**first.scorer),
+                                  report=progress_printer())  # fmt: skip
+            run_sweep(store, sweep_id, scorer, on_run=lambda k, n, run_id: print(
+                f"run {k + 1}/{n}: {run_id} {store.run(run_id).name}", file=sys.stderr, flush=True))  # fmt: skip
+        points = sweep_points(store, sweep_id)
+    print(f"sweep {sweep_id}")
+    for row in summarize(points):
+        gold = (
+            ""
+            if row["gold_mean"] is None
+            else f"gold agreement {row['gold_mean']:.3f} ± {row['gold_std']:.3f}  "
+        )
+        u = "" if row["U_mean"] is None else f"U {row['U_mean']:.2f} ± {row['U_std']:.2f}"
+        print(f"  {row['setting']:24s} {row['runs']} runs  {gold}{u}")
     return 0
 
 
@@ -583,6 +672,15 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--quiet", action="store_true")
     ev.set_defaults(func=cmd_eval)
 
+    bl = sub.add_parser("baselines", help=cmd_baselines.__doc__, description=cmd_baselines.__doc__)
+    bl.add_argument("run_id")
+    bl.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
+    bl.add_argument("--quiet", action="store_true", help="no progress lines")
+    from .evaluation.baselines import BaselineConfig
+
+    _add_dataclass_options(bl, BaselineConfig)
+    bl.set_defaults(func=cmd_baselines)
+
     ft = sub.add_parser("finetune", help=cmd_finetune.__doc__, description=cmd_finetune.__doc__)
     ft.add_argument("run_id")
     ft.add_argument("--test", required=True, help="held-out file with gold labels")
@@ -612,6 +710,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataclass_options(bt, SearchConfig)
     _add_dataclass_options(bt, ScorerConfig)
     bt.set_defaults(func=cmd_batches)
+
+    sw = sub.add_parser("sweep", parents=[task], help=cmd_sweep.__doc__, description=cmd_sweep.__doc__)
+    sw.add_argument("--limit", type=number(whole=True, minimum=1), help="use only the first N rows")
+    sw.add_argument("--name", help="name of the sweep (its runs are named after it and their setting)")
+    sw.add_argument("--from", dest="source_run", metavar="RUN",
+                    help="the data, task, model and other settings of this run (instead of a data file)")  # fmt: skip
+    sw.add_argument("--alpha", type=number(whole=False, minimum=1e-12), nargs="+", help="values of α")
+    sw.add_argument("--k-init", type=number(whole=True, minimum=1), nargs="+", help="values of K")
+    sw.add_argument("--init", nargs="+", choices=INITS, help="starts: random zero_shot")
+    sw.add_argument("--seeds", type=number(whole=True), nargs="+", default=[0], help="seeds of every setting")
+    sw.add_argument("--resume", metavar="SWEEP", help="continue a sweep after a crash or stop")
+    sw.add_argument("--show", metavar="SWEEP", help="print a stored sweep's summary (runs nothing)")
+    _add_dataclass_options(sw, SearchConfig, skip=("alpha", "k_init", "init", "seed"))
+    _add_dataclass_options(sw, ScorerConfig)
+    sw.set_defaults(func=cmd_sweep)
 
     prep = sub.add_parser(
         "prepare", help=cmd_prepare.__doc__.splitlines()[0], description=cmd_prepare.__doc__

@@ -27,16 +27,20 @@ def parse_number(
     return number, None
 
 
-def parse_whole_numbers(text: str, *, what: str = "seed") -> tuple[list[int] | None, str | None]:
-    """Whole numbers separated by spaces or commas ("0 1 2"): (numbers, None), or (None, what is wrong)."""
+def parse_whole_numbers(
+    text: str, *, what: str = "seed", whole: bool = True, minimum: float | None = None
+) -> tuple[list[Any] | None, str | None]:
+    """Numbers separated by spaces or commas ("0 1 2"): (numbers, None), or (None, what is wrong).
+    Whole numbers unless `whole` is False; each at least `minimum` when given."""
+    kind = "whole number" if whole else "number"
     parts = text.replace(",", " ").split()
     if not parts:
-        return None, f"Enter at least one {what} (whole numbers separated by spaces)."
+        return None, f"Enter at least one {what} ({kind}s separated by spaces)."
     numbers = []
     for part in parts:
-        value, message = parse_number(part, whole=True)
+        value, message = parse_number(part, whole=whole, minimum=minimum)
         if message:
-            return None, f"{message[:-1]}: each {what} is a whole number, separated by spaces."
+            return None, f"{message[:-1]}: each {what} is a {kind}, separated by spaces."
         numbers.append(value)
     return numbers, None
 

@@ -60,6 +60,9 @@ def controls(state: RunState) -> None:
             st.rerun()
     elif info.status == "finished":
         st.caption("Finished: all iterations done. Raise the **iterations** above to continue this run.")
+    if info.status == "finished" and (check := store.latest_evaluation(run_id, "zero_shot_check")):
+        if check["warn"]:  # the gold-free warning: a trivial baseline labels these examples otherwise
+            st.warning(check["message"], icon=":material/balance:")
 
 
 live_view(store, run_id, controls, planned=form.configs[1].iterations if form.configs else None)

@@ -1,4 +1,4 @@
-"""Evaluate: label quality against gold, suspect labels, held-out accuracy of ICL with ICM labels, the
+"""Evaluate: ICM against simple baselines, label quality against gold, suspect labels, held-out accuracy of ICL with ICM labels, the
 salience check and LoRA fine-tuning; the sections live in icm_app/ui/evaluate_view.py."""
 
 import streamlit as st
@@ -7,6 +7,9 @@ from icm_app.ui import evaluate_view as view
 from icm_app.ui.layout import page_frame
 
 store, info = page_frame("Evaluate")
+st.subheader("Is ICM worth it on this data?")
+view.zero_shot_check(store, info.id)
+view.baselines(store, info.id)
 st.subheader("Label quality (gold is used here only)")
 view.label_quality(store, info.id, tuple(info.task["label_words"]))
 st.subheader("Suspect labels (ranked without gold)")

@@ -22,7 +22,8 @@ if not others:
     st.stop()
 label = {info.id: f"{info.name} · {info.id} (open run)"}
 label.update({o.id: f"{o.name} · {o.id} · {n} shared texts" for o, n in others})
-chosen = st.multiselect("Runs to compare", list(label), default=[info.id, others[0][0].id],
+asked = [r for r in st.query_params.get("compare", "").split(",") if r in label]  # a sweep's link
+chosen = st.multiselect("Runs to compare", list(label), default=asked or [info.id, others[0][0].id],
                         format_func=label.get, key=f"compare_runs_{info.id}")  # fmt: skip
 if left_out:
     st.caption(f"{left_out} other run(s) not offered: no example text in common, or other label words.")

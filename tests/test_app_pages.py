@@ -91,7 +91,8 @@ def shown_run(at: AppTest) -> str:
 # -- layout and the open run (defect 1) -----------------------------------------------------------------
 def test_pages_are_classic_multipage_files_and_the_home_page_introduces_icm(icm_home):
     assert sorted(FILES) == [
-        "compare", "data", "evaluate", "export", "how_icm_decides", "labels", "replay", "review", "run", "runs"
+        "compare", "data", "evaluate", "export", "how_icm_decides", "labels", "replay", "review", "run", "runs",
+        "sweep",
     ]  # fmt: skip
     assert "st.navigation" not in (ROOT / "streamlit_app.py").read_text()
     for file in (ROOT / "pages").glob("*.py"):
@@ -445,7 +446,8 @@ def test_evaluate_page_shows_label_quality_and_stored_results(finished_run):
                                                     "salient": False, "verdict": "WARNING: only 50%"})  # fmt: skip
     at = page("evaluate").run()
     assert not at.exception
-    assert [s.value for s in at.subheader][:4] == [
+    assert [s.value for s in at.subheader][:5] == [
+        "Is ICM worth it on this data?",
         "Label quality (gold is used here only)",
         "Suspect labels (ranked without gold)",
         "Search or objective?",
@@ -507,3 +509,72 @@ def test_a_live_run_draws_four_panels_and_a_finished_one_all_eight(icm_home):
     store.set_worker(run_id, os.getpid())
     live = titles(page("run", run=run_id).run())
     assert [t.split(" ")[0] for t in live] == ["U(D)", "Inconsistency", "Labels", "Agreement"]
+
+
+# -- Evaluate page: is ICM worth it? -----------------------------------------------------------------------
+def _baselines_result(store: Store, run_id: str) -> dict:
+    from icm_app.evaluation.report import baselines_run
+
+    return baselines_run(store, run_id, scorer=FakeScorer(hashed_signal(12, seed=5), coupling=0.5))
+
+
+def test_evaluate_page_tables_and_charts_the_baselines_with_icm_highlighted(finished_run):
+    store = Store()
+    result = _baselines_result(store, finished_run)
+    at = page("evaluate").run()
+    assert not at.exception
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    gold_chart = next(c for c in charts if c["layout"]["title"]["text"] == "Agreement with gold")
+    bars = gold_chart["data"][0]
+    assert "ICM" in bars["x"] and "gold" not in bars["x"]
+    colors = dict(zip(bars["x"], bars["marker"]["color"]))
+    assert len({colors["ICM"]} & {c for m, c in colors.items() if m != "ICM"}) == 0  # ICM stands out
+    ceiling = next(r for r in result["rows"] if r["method"].startswith("ceiling"))
+    assert gold_chart["layout"]["shapes"][0]["y0"] == pytest.approx(ceiling["gold_agreement"])
+    frame = next(d.value for d in at.dataframe if "method" in d.value.columns)
+    assert list(frame["method"]) == [r["method"] for r in result["rows"]]
+    assert "gold agreement" in frame.columns
+    icm = next(r for r in result["rows"] if r["method"] == "ICM")["gold_agreement"]
+    beaten = [r["method"] for r in result["rows"][:5] if r["gold_agreement"] > icm]
+    shown = " ".join(w.value for w in at.warning)
+    assert ("beat" in shown and f"ICM {icm:.3f}" in shown) == bool(beaten)
+
+
+def test_evaluate_page_without_gold_shows_only_the_gold_free_columns(icm_home):
+    store = Store()
+    task = TaskSpec(name="t", template="Text: {text}\nLabel:")
+    rows = [{"text": f"item {i}"} for i in range(12)]
+    run_id = create_run(store, build_dataset(rows, task), task, SearchConfig(iterations=5), ScorerConfig(),
+                        data_source="mem", name="no gold")  # fmt: skip
+    Runner(store, run_id, FakeScorer(hashed_signal(12))).run()
+    _baselines_result(store, run_id)
+    at = page("evaluate", run=run_id).run()
+    assert not at.exception
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert "Agreement with gold" not in titles and any(t.startswith("U under") for t in titles)
+    frame = next(d.value for d in at.dataframe if "method" in d.value.columns)
+    assert "gold agreement" not in frame.columns and not any(m.startswith("ceiling") for m in frame["method"])
+
+
+@pytest.mark.parametrize("warn", [True, False])
+def test_the_zero_shot_check_is_a_warning_only_when_it_warns(finished_run, warn):
+    store = Store()
+    check = store.latest_evaluation(finished_run, "zero_shot_check")
+    assert check is not None, "the runner stores the gold-free check when a run finishes"
+    store.add_evaluation(finished_run, "zero_shot_check", {**check, "warn": warn, "message": "MSG"})
+    at = page("evaluate").run()
+    assert ("MSG" in [w.value for w in at.warning]) == warn
+    assert ("MSG" in [s.value for s in at.success]) == (not warn)
+    at = page("run").run()  # the end of the run says it too, when it warns
+    assert not at.exception and ("MSG" in [w.value for w in at.warning]) == warn
+
+
+def test_the_baselines_button_starts_the_job(finished_run, monkeypatch):
+    started = []
+    monkeypatch.setattr(
+        "icm_app.ui.evaluate_view.start_job", lambda kind, run, args: started.append((kind, run))
+    )
+    at = page("evaluate").run()
+    at.button(key="run_baselines").click().run()
+    assert started == [("baselines", finished_run)]
+    assert any("Baselines started" in i.value for i in at.info)

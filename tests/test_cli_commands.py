@@ -37,6 +37,8 @@ def test_the_commands_are_the_documented_ones():
             "eval",
             "finetune",
             "batches",
+            "baselines",
+            "sweep",
             "prepare",
             "app",
         ]

@@ -14,7 +14,7 @@ from test_app_pages import make_run
 
 from icm_app import cli
 
-COMMANDS = ("run", "resume", "eval", "export", "compare", "batches")
+COMMANDS = ("run", "resume", "eval", "export", "compare", "batches", "baselines", "sweep")
 NOT_NUMBERS = ["abc", "", "nan", "inf", "-inf", "1e400"]  # never a usable number
 UNUSUAL = [
     "-1",
@@ -38,7 +38,8 @@ def runs(icm_home, monkeypatch, tmp_path):
     import icm_app.scoring as scoring
     import icm_app.scoring.models as models
 
-    for module, name in ((scoring, "build_scorer"), (report, "build_scorer"), (models, "load_model")):
+    for module, name in ((scoring, "build_scorer"), (report, "build_scorer"), (models, "load_model"),
+                         (report, "load_model")):  # fmt: skip
         monkeypatch.setattr(module, name, reached)
     return make_run("one"), make_run("two"), tmp_path
 
@@ -54,6 +55,8 @@ def base(command: str, runs) -> list[str]:
         "export": ["export", one, "--out", str(tmp / "labels.jsonl")],
         "compare": ["compare", one, two],
         "batches": ["batches", "--sample", "sentiment"],
+        "baselines": ["baselines", one],
+        "sweep": ["sweep", "--sample", "sentiment", "--limit", "8", "--alpha", "10"],
     }[command]
 
 

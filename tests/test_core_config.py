@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from icm_app.core.config import P_MODES, SCHEDULE_NAMES, SearchConfig
+from icm_app.core.config import INITS, P_MODES, SCHEDULE_NAMES, SearchConfig
 
 PAPER_DEFAULTS = {
-    "alpha": 50.0, "k_init": 8, "t0": 10.0, "t_min": 0.01, "beta": 0.99, "schedule": "log", "iterations": None,
+    "alpha": 50.0, "k_init": 8, "init": "random", "t0": 10.0, "t_min": 0.01, "beta": 0.99, "schedule": "log", "iterations": None,
     "fix_rounds": 10, "seed": 0, "p_mode": "mean_logodds", "calibrate": False, "group_weight": 100.0,
     "min_share": None, "max_share": None, "proportion_weight": 50.0,
     # the completion phase is on (every example labeled); swaps and restarts are off
@@ -29,6 +29,7 @@ def test_every_field_has_help_and_the_named_choices():
     choices = {f.name: f.metadata.get("choices") for f in dataclasses.fields(SearchConfig)}
     assert choices.pop("schedule") == SCHEDULE_NAMES == ("log", "exp")
     assert choices.pop("p_mode") == P_MODES == ("mean_logodds", "sum_logprob")
+    assert choices.pop("init") == INITS == ("random", "zero_shot")
     assert set(choices.values()) == {None}
     assert "rule_violations" in SearchConfig.__dataclass_fields__["alpha"].metadata["help"]
 
@@ -38,6 +39,8 @@ CASES = [
     ({"alpha": 0.0}, "SearchConfig.alpha=0.0: must be > 0"),
     ({"alpha": 1e-9}, None),
     ({"k_init": 0}, "SearchConfig.k_init=0: must be >= 1"),
+    ({"init": "gold"}, "SearchConfig.init='gold': must be one of random, zero_shot"),
+    ({"init": "zero_shot"}, None),
     ({"k_init": 1}, None),
     ({"t0": 0.0, "t_min": 0.0}, "SearchConfig.t0=0.0: must be > 0"),
     ({"t_min": 0.0}, "SearchConfig.t_min=0.0: must be in (0, t0]"),

@@ -21,7 +21,7 @@ from icm_app.core.consistency import (
     proportion_excess,
 )
 from icm_app.core.context import loo_context, shuffled_order
-from icm_app.core.objective import log_sigmoid, mean_logodds, sum_logprob
+from icm_app.core.objective import log_sigmoid, mean_logodds, sum_logprob, zero_shot_logodds
 from icm_app.core.types import Example
 
 
@@ -364,3 +364,35 @@ def test_annealer_unlabel_removes_label_and_pin():
     assert a.current().U != u_pinned or a.labels == {}
     a.unlabel(4)  # never labeled: nothing happens
     assert 4 not in a.labels
+
+
+def test_zero_shot_logodds_by_hand():
+    from conftest import FakeScorer as Fake
+
+    class Biased(Fake):
+        def score(self, queries):
+            return [s + 0.5 for s in super().score(queries)]
+
+    scorer = Biased({0: 1.0, 1: -2.0, 2: 0.25})
+    assert zero_shot_logodds(scorer, [2, 0, 1], calibrate=False) == pytest.approx({2: 0.75, 0: 1.5, 1: -1.5})
+    assert len(scorer.calls) == 3 and all(q.context == () and not q.content_free for q in scorer.calls)
+    scorer.calls.clear()
+    assert zero_shot_logodds(scorer, [2, 0, 1], calibrate=True) == pytest.approx({2: 0.25, 0: 1.0, 1: -2.0})
+    assert [q.content_free for q in scorer.calls] == [False, False, False, True]
+    assert zero_shot_logodds(scorer, [], calibrate=True) == {}
+
+
+def test_zero_shot_start_labels_the_k_most_confident_with_their_answer():
+    signal = {0: 0.1, 1: -3.0, 2: 2.0, 3: -0.2, 4: 2.0, 5: 0.05}
+    a = annealer(6, signal=signal, k_init=3, init="zero_shot", iterations=0, complete=False)
+    a.initialize()
+    assert a.labels == {1: 0, 2: 1, 4: 1}  # |-3| first, then the tie 2.0: lower id first
+    b = annealer(6, signal=signal, k_init=2, init="zero_shot", iterations=0, complete=False)
+    b.pin(1, 1)
+    b.initialize()
+    assert b.labels == {1: 1, 2: 1, 4: 1}  # the pinned example is not among the K
+    r = annealer(
+        6, signal=signal, k_init=3, iterations=0, complete=False
+    )  # random: balanced, not by confidence
+    r.initialize()
+    assert len(r.labels) == 3 and sum(r.labels.values()) in (1, 2)

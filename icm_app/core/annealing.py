@@ -15,7 +15,7 @@ from typing import Any
 from .config import SearchConfig
 from .consistency import check_rules, consistent_options, group_members
 from .context import shuffled_order
-from .objective import Evaluation, Objective
+from .objective import Evaluation, Objective, zero_shot_logodds
 from .schedules import acceptance_probability, temperature
 from .types import Example, Labels, Scorer
 
@@ -167,12 +167,18 @@ class Annealer:
 
     # -- Algorithm 1 -------------------------------------------------------------------------------
     def initialize(self) -> Evaluation:
-        """Label K random unpinned examples with balanced random labels, then ConsistencyFix."""
+        """Label K unpinned examples, then ConsistencyFix: K random ones with balanced random labels (the
+        paper), or with init "zero_shot" the K whose zero-shot answer is most confident, with that answer."""
         free = [i for i in self.state.order if i not in self.labels]
         k = min(self.config.k_init, len(free))
-        chosen = self.rng.sample(sorted(free), k)
-        values = [1] * (k // 2) + [0] * (k - k // 2)
-        self.rng.shuffle(values)
+        if self.config.init == "zero_shot":
+            lo = zero_shot_logodds(self.objective.scorer, sorted(free), calibrate=self.config.calibrate)
+            chosen = sorted(lo, key=lambda i: (-abs(lo[i]), i))[:k]
+            values = [1 if lo[i] >= 0 else 0 for i in chosen]
+        else:
+            chosen = self.rng.sample(sorted(free), k)
+            values = [1] * (k // 2) + [0] * (k - k // 2)
+            self.rng.shuffle(values)
         self.state.labels.update(zip(chosen, values))
         labels, evaluation, _ = self.consistency_fix(dict(self.labels), None)
         self.state.labels, self._current = labels, evaluation

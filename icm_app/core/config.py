@@ -11,6 +11,7 @@ from typing import Any
 
 P_MODES = ("mean_logodds", "sum_logprob")
 SCHEDULE_NAMES = ("log", "exp")
+INITS = ("random", "zero_shot")
 
 
 MIN_AUTO_ITERATIONS = 50  # below this a run is mostly its K random labels and the completion phase
@@ -47,6 +48,12 @@ class SearchConfig:
         "(paper: 50; 20-30 if almost nothing is accepted).",
     )
     k_init: int = _opt(8, "Examples labeled at random (balanced) before the search starts (paper: K=8).")
+    init: str = _opt(
+        "random",
+        "How the K starting labels are chosen: random (balanced; the paper) or zero_shot (the K examples whose "
+        "zero-shot answer is most confident, with that answer; beyond the paper).",
+        choices=INITS,
+    )
     t0: float = _opt(10.0, "Initial temperature T_0 (paper: 10).")
     t_min: float = _opt(0.01, "Final temperature T_min (paper: 0.01).")
     beta: float = _opt(0.99, "Cooling rate beta (paper: 0.99).")
@@ -116,6 +123,7 @@ class SearchConfig:
             ("proportion_weight", self.proportion_weight >= 0, "must be >= 0"),
             ("schedule", self.schedule in SCHEDULE_NAMES, f"must be one of {', '.join(SCHEDULE_NAMES)}"),
             ("p_mode", self.p_mode in P_MODES, f"must be one of {', '.join(P_MODES)}"),
+            ("init", self.init in INITS, f"must be one of {', '.join(INITS)}"),
         ]
         if self.schedule == "exp":
             checks.append(("beta", self.beta < 1, "must be < 1 for the exp schedule"))

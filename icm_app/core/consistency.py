@@ -144,3 +144,51 @@ def consistent_options(
         if not any(set(v.ids) <= ids for r in rules for v in RULES[r](group, local)):
             options.append(option)
     return options
+
+
+def decide_by_confidence(
+    groups: Mapping[str, Sequence[Example]],
+    logodds: Mapping[int, float],
+    rules: Sequence[str],
+    pinned: Mapping[int, int] | None = None,
+) -> Labels:
+    """The paper's Algorithm 4: label each example by the sign of its log-odds (>= 0 is 1), but within a
+    group the most confident prediction decides and the others are set consistent with it.
+
+    Greedy in confidence order (pins first, then |log-odds| descending, lower id among ties): each member
+    takes its predicted label when that breaks no rule with the members already decided, else the other
+    label when that breaks none, else its predicted label. Pins are kept as they are; examples outside
+    `logodds` and pins are left out.
+    """
+    pinned = dict(pinned or {})
+    labels: Labels = {i: (1 if lo >= 0 else 0) for i, lo in logodds.items()}
+    labels.update(pinned)
+    for name in sorted(groups):
+        members = [e for e in groups[name] if e.idx in labels]
+        members.sort(key=lambda e: (e.idx not in pinned, -abs(logodds.get(e.idx, 0.0)), e.idx))
+        decided: Labels = {}
+        for e in members:
+            if e.idx in pinned:
+                decided[e.idx] = pinned[e.idx]
+                continue
+            predicted = labels[e.idx]
+            for choice in (predicted, 1 - predicted):
+                trial = {**decided, e.idx: choice}
+                if not _violations_with(members, len(groups[name]), trial, rules, e.idx):
+                    break
+            else:
+                choice = predicted
+            decided[e.idx] = choice
+        labels.update(decided)
+    return labels
+
+
+def _violations_with(
+    members: Sequence[Example], group_size: int, labels: Labels, rules: Sequence[str], idx: int
+) -> list[Violation]:
+    """Violations among the decided members that involve `idx`; a one-of-k group with no True member
+    counts only once every member of the whole group is decided, as in `find_violations`."""
+    decided = [e for e in members if e.idx in labels]
+    full = len(decided) == group_size
+    return [v for r in rules for v in RULES[r](decided, labels) if idx in v.ids
+            and (r != "one_of_k" or full or all(labels[i] == 1 for i in v.ids))]  # fmt: skip

@@ -36,6 +36,17 @@ def sum_logprob(labels: Labels, logodds: Mapping[int, float]) -> float:
     return sum(log_sigmoid(s) for s in _signed(labels, logodds))
 
 
+def zero_shot_logodds(scorer: Scorer, targets: Sequence[int], *, calibrate: bool) -> dict[int, float]:
+    """Log-odds of label 1 for each target with no demonstrations; calibrated by one content-free query."""
+    targets = list(targets)
+    queries = [Query((), t) for t in targets]
+    if calibrate and targets:
+        queries.append(Query((), targets[0], content_free=True))
+    scores = scorer.score(queries)
+    shift = scores[-1] if calibrate and targets else 0.0
+    return {t: s - shift for t, s in zip(targets, scores)}
+
+
 P_MODES: dict[str, Callable[[Labels, Mapping[int, float]], float]] = {
     "mean_logodds": mean_logodds,
     "sum_logprob": sum_logprob,

@@ -12,10 +12,11 @@ from ..core.consistency import group_members
 from ..core.objective import Objective
 from ..io.loaders import DataError, load_dataset
 from ..scoring import build_scorer
-from ..scoring.models import ScorerConfig
+from ..scoring.models import ScorerConfig, load_model
 from ..store.sqlite_store import Store
 from ..tasks.presets import TaskSpec
 from ..worker.runner import stored_examples
+from .baselines import BaselineConfig, compare
 from .diagnosis import diagnose
 from .icl import combined_examples, evaluate_icl
 from .salience import salience
@@ -32,6 +33,44 @@ def run_labels(store: Store, run_id: str) -> tuple[dict[int, int], dict[int, int
             searched[o["idx"]] = o["old_label"]
     overridden = current if store.overrides(run_id) else {}
     return searched, overridden
+
+
+def run_objective(store: Store, run_id: str, scorer: Any = None) -> tuple[Objective, list, dict[int, int]]:
+    """The run's objective over its stored examples and context order, its examples and gold (gold only
+    evaluates). `scorer`: one already built for these examples (else the run's model is loaded)."""
+    info = store.run(run_id)
+    task, config = TaskSpec.from_dict(info.task), SearchConfig.from_dict(info.search)
+    train, gold = stored_examples(store, info.id)
+    checkpoint = store.checkpoint(info.id)
+    order = SearchState.from_dict(checkpoint).order if checkpoint else sorted(e.idx for e in train)
+    scorer = scorer or build_scorer(train, task, ScorerConfig(**info.scorer))
+    objective = Objective(train, scorer, config, order=order, groups=group_members(train), rules=task.rules)
+    return objective, train, gold
+
+
+def baselines_run(
+    store: Store,
+    run_id: str,
+    config: BaselineConfig | None = None,
+    *,
+    scorer: Any = None,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> dict[str, Any]:
+    """Every baseline on the run's examples beside its ICM labels (evaluation/baselines.py), saved to the
+    store as the run's "baselines" evaluation."""
+    config = config or BaselineConfig()
+    searched, _ = run_labels(store, run_id)
+    if len(searched) < 2:
+        raise DataError("the run has fewer than 2 labels: run the search first")
+    objective, _, gold = run_objective(store, run_id, scorer)
+    events = store.all_events(run_id)
+    cost = (0, sum(e.get("tokens") or 0 for e in events), sum(e.get("seconds") or 0.0 for e in events))
+    note = f"the run's labels ({len(events)} iterations)"
+    rows = compare(objective, searched, gold, config, icm_cost=cost, icm_note=note, progress=progress)
+    result = {"config": config.to_dict(), "n_examples": len(objective.order), "has_gold": bool(gold),
+              "calibrate": objective.config.calibrate, "rows": [r.to_dict() for r in rows]}  # fmt: skip
+    store.add_evaluation(run_id, "baselines", result)
+    return result
 
 
 def check_evaluation(store: Store, run_id: str, test_path: str | Path) -> int:
@@ -70,7 +109,9 @@ def evaluate_run(
     if not test.gold:
         raise DataError(f"{test_path}: the test file needs gold labels in column {task.gold_field!r}")
     examples, moved = combined_examples(train, test.examples)
-    scorer = build_scorer(examples, task, ScorerConfig(**info.scorer))
+    scorer_config = ScorerConfig(**info.scorer)
+    loaded = None if scorer_config.model.startswith("openai:") else load_model(scorer_config)  # loaded once
+    scorer = build_scorer(examples, task, scorer_config, loaded=loaded)
     test_gold = {moved[i]: y for i, y in test.gold.items()}
     icl = evaluate_icl(
         scorer, searched, test_gold, gold={i: gold[i] for i in searched if i in gold} if gold else None,
@@ -81,10 +122,7 @@ def evaluate_run(
         "methods": [{"method": r.method, "accuracies": list(r.accuracies), "mean": r.mean, "std": r.std} for r in icl],
     }  # fmt: skip
     store.add_evaluation(info.id, "icl", result)
-    checkpoint = store.checkpoint(info.id)
-    order = SearchState.from_dict(checkpoint).order if checkpoint else sorted(e.idx for e in train)
-    objective = Objective(train, build_scorer(train, task, ScorerConfig(**info.scorer)), config, order=order,
-                          groups=group_members(train), rules=task.rules)  # fmt: skip
+    objective, _, _ = run_objective(store, info.id, build_scorer(train, task, scorer_config, loaded=loaded))
     progress("search or objective? comparing U of the run's labels with gold / across chains")
     found = diagnose(objective, searched, gold, store.chains(info.id), iterations=config.iterations,
                      n_examples=len(train))  # fmt: skip
@@ -111,7 +149,6 @@ def finetune_run(
     """LoRA on the run's labels (and on gold, the ceiling), then zero-shot held-out accuracy of each model."""
     from ..evaluation.finetune import FinetuneConfig, finetune, merged, save_adapter
     from ..paths import icm_home
-    from ..scoring.models import load_model
     from ..scoring.prompts import PromptScorer
     from ..scoring.transformers_backend import TransformersBackend
     from ..tasks.template import render

@@ -712,8 +712,13 @@ class Store:
     def job(self, job_id: str) -> dict[str, Any]:
         row = self.db.execute("SELECT spec FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
-            raise RunNotFoundError(f"no batch job {job_id!r}")
+            raise RunNotFoundError(f"no job {job_id!r}")
         return json.loads(row[0])
+
+    def jobs(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every stored job (batch jobs, sweeps) as (id, spec), by id."""
+        rows = self.db.execute("SELECT id, spec FROM jobs ORDER BY id").fetchall()
+        return [(r[0], json.loads(r[1])) for r in rows]
 
     # -- commands to a running worker (pause/stop) -------------------------------------------------
     def send_command(self, run_id: str, command: str) -> None:

@@ -175,6 +175,54 @@ def accuracy_figure(methods: list[dict[str, Any]]) -> go.Figure:
     return fig
 
 
+CEILING = "ceiling (leave-one-out, gold context)"
+
+
+def baselines_figure(rows: list[dict[str, Any]], metric: str) -> go.Figure:
+    """One bar per labeling of the run's examples, ICM highlighted; `metric` "gold_agreement" (the model's
+    ceiling drawn as a line) or "U" (under the run's objective; gold's U as a line where known)."""
+    line = next((r for r in rows if r["method"] == (CEILING if metric == "gold_agreement" else "gold")), None)
+    bars = [r for r in rows if r["method"] not in (CEILING, "gold") and r[metric] is not None]
+    spread = "gold_std" if metric == "gold_agreement" else "U_std"
+    fig = go.Figure(go.Bar(
+        x=[r["method"] for r in bars], y=[r[metric] for r in bars],
+        error_y=dict(type="data", array=[r[spread] or 0.0 for r in bars]),
+        marker_color=["#d62728" if r["method"] == "ICM" else "#7f9fbf" for r in bars],
+        text=[f"{r[metric]:.2f}" for r in bars], textposition="outside",
+    ))  # fmt: skip
+    if line is not None:
+        name = "the model's ceiling" if metric == "gold_agreement" else "U of gold"
+        fig.add_hline(y=line[metric], line_dash="dash", line_color="#2ca02c",
+                      annotation_text=f"{name} {line[metric]:.2f}", annotation_position="top left")  # fmt: skip
+    title = (
+        "Agreement with gold"
+        if metric == "gold_agreement"
+        else "U under the run's objective (higher: preferred)"
+    )
+    fig.update_layout(title=title, height=360, margin=dict(t=50, b=10), showlegend=False,
+                      yaxis=dict(range=[0, 1.1]) if metric == "gold_agreement" else {})  # fmt: skip
+    return fig
+
+
+def sweep_figure(summary: list[dict[str, Any]]) -> go.Figure:
+    """Per setting of a sweep: gold agreement (where gold) and U, mean over seeds with ± one std."""
+    with_gold = any(s["gold_mean"] is not None for s in summary)
+    panels = [("gold_mean", "gold_std", "agreement with gold")] if with_gold else []
+    panels.append(("U_mean", "U_std", "U (each run's own objective)"))
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[2] for p in panels])
+    shown = [s for s in summary if s["runs"]]
+    for col, (mean, std, _) in enumerate(panels, start=1):
+        fig.add_trace(go.Scatter(
+            x=[s["setting"] for s in shown], y=[s[mean] for s in shown], mode="lines+markers",
+            error_y=dict(type="data", array=[s[std] or 0.0 for s in shown]),
+            text=[f"{s['runs']} runs" for s in shown], name=panels[col - 1][2],
+        ), row=1, col=col)  # fmt: skip
+    if with_gold:
+        fig.update_yaxes(range=[0, 1.05], row=1, col=1)
+    fig.update_layout(height=340, margin=dict(t=50, b=10), showlegend=False)
+    return fig
+
+
 def agreement_figure(events: list[dict[str, Any]]) -> go.Figure:
     """Agreement of the labels with gold, per iteration (evaluation only)."""
     points = [e for e in events if e["gold_agreement"] is not None]

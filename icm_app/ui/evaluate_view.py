@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ..errors import DataError
+from ..evaluation.baselines import table
 from ..evaluation.report import check_evaluation
 from ..evaluation.salience import EXPLANATION
 from ..evaluation.suspects import FORMULA, precision_at_ks, run_suspects
@@ -19,10 +20,60 @@ from ..numbers import parse_whole_numbers
 from ..paths import HELD_OUT, icm_home, sample_path
 from ..store.sqlite_store import RunInfo, Store
 from ..worker.process import job_state, start_job
-from .charts import accuracy_figure, agreement_figure, confusion_figure, plot_config
+from .charts import (
+    CEILING,
+    accuracy_figure,
+    agreement_figure,
+    baselines_figure,
+    confusion_figure,
+    plot_config,
+)
 from .layout import page_link
 from .live import job_watch
 from .tables import labels_table
+
+
+def zero_shot_check(store: Store, run_id: str) -> None:
+    """The gold-free warning computed when the run ended: calibrated zero-shot against ICM's labels."""
+    check = store.latest_evaluation(run_id, "zero_shot_check")
+    if check is None:
+        st.caption("Shown when the run finishes: how far calibrated zero-shot labels (the model asked with no "
+                   "demonstrations) agree with ICM's, and which of the two the objective prefers.")  # fmt: skip
+    else:
+        (st.warning if check["warn"] else st.success)(check["message"], icon=":material/balance:")
+
+
+def baselines(store: Store, run_id: str) -> None:
+    """Simple labelings of the same examples beside ICM's (a background job), as a table and two charts."""
+    st.caption("Zero-shot (raw and calibrated), few-shot with random labels, bootstrapped few-shot and "
+               "confidence-threshold pseudo-labels, each on this run's examples with its model, template and "
+               "calibration; U is the run's objective (gold-free), the ceiling is leave-one-out with gold as context.")  # fmt: skip
+    if st.button("Run the baselines", key="run_baselines"):
+        if sum(1 for v in store.labels(run_id).values() if v["label"] is not None) < 2:
+            st.error("Baselines not started: the run has fewer than 2 labels; run the search first.")
+        else:
+            start_job("baselines", run_id, ["--quiet"])
+            st.info(
+                "Baselines started; the table appears below when they end (about as long as a short run)."
+            )
+    job_watch(lambda: job_state(store, "baselines", run_id), lambda job: job_status(job, "Baselines"))
+    result = store.latest_evaluation(run_id, "baselines")
+    if result is None:
+        return
+    rows = result["rows"]
+    icm = next(r for r in rows if r["method"] == "ICM")
+    beaten = [r["method"] for r in rows if r["method"] not in ("ICM", "gold", CEILING)
+              and r["gold_agreement"] is not None and r["gold_agreement"] > icm["gold_agreement"]]  # fmt: skip
+    if beaten:
+        st.warning(f"On gold, {', '.join(beaten)} beat{'s' if len(beaten) == 1 else ''} ICM here "
+                   f"(ICM {icm['gold_agreement']:.3f}).", icon=":material/warning:")  # fmt: skip
+    cols = st.columns(2) if result["has_gold"] else [st.container()]
+    if result["has_gold"]:
+        cols[0].plotly_chart(
+            baselines_figure(rows, "gold_agreement"), key="baselines_gold", config=plot_config()
+        )
+    cols[-1].plotly_chart(baselines_figure(rows, "U"), key="baselines_u", config=plot_config())
+    st.dataframe(table(result), hide_index=True)
 
 
 def label_quality(store: Store, run_id: str, words: tuple[str, str]) -> None:

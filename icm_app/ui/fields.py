@@ -11,6 +11,7 @@ SEARCH_FIELDS = {
     "restarts": ("Restarts (independent chains)", "Search"),
     "alpha": ("α: weight of mutual predictability", "Search"),
     "k_init": ("K: examples labeled at the start", "Search"),
+    "init": ("How the K starting labels are chosen", "Advanced"),
     "calibrate": ("Contextual calibration", "Search"),
     "min_share": ("Lowest share of label 1 (empty: off)", "Search"),
     "max_share": ("Highest share of label 1 (empty: off)", "Search"),

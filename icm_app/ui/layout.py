@@ -23,6 +23,7 @@ PAGES = [
     ("pages/8_compare.py", "Compare", ":material/compare_arrows:"),
     ("pages/9_replay.py", "Replay", ":material/replay:"),
     ("pages/10_how_icm_decides.py", "How ICM decides", ":material/school:"),
+    ("pages/11_sweep.py", "Sweep", ":material/tune:"),
 ]
 PAGE = {title: path for path, title, _ in PAGES}
 

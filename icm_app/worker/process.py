@@ -18,7 +18,11 @@ from ..paths import icm_home
 from ..store.sqlite_store import RunInfo, Store
 
 # job kind -> (icm subcommand, the kind its result is stored under in the store's evaluations)
-JOBS = {"eval": ("eval", "icl"), "finetune": ("finetune", "finetune")}
+JOBS = {
+    "eval": ("eval", "icl"),
+    "finetune": ("finetune", "finetune"),
+    "baselines": ("baselines", "baselines"),
+}
 
 
 def log_path(name: str) -> Path:

@@ -16,6 +16,7 @@ from ..core.annealing import Annealer, SearchState, StepResult
 from ..core.config import SearchConfig
 from ..core.types import Example, Scorer
 from ..errors import ServerUnavailableError
+from ..evaluation.baselines import zero_shot_check
 from ..evaluation.diagnosis import diagnose
 from ..io.loaders import Dataset
 from ..scoring.bundled import Report
@@ -252,6 +253,10 @@ class Runner:
         found = diagnose(self.annealer.objective, labels, self.gold, self.store.chains(self.run_id),
                          iterations=self.config.iterations, n_examples=len(self.examples))  # fmt: skip
         self.store.add_evaluation(self.run_id, "diagnosis", found.to_dict())
+        if labels:  # the gold-free warning: does calibrated zero-shot label these examples otherwise?
+            self.store.add_evaluation(
+                self.run_id, "zero_shot_check", zero_shot_check(self.annealer.objective, labels)
+            )
 
     # -- restarts ----------------------------------------------------------------------------------
     def _save_chain(self) -> None:
