@@ -104,33 +104,69 @@ def part_sweep(store: Store, iterations: int) -> list[str]:
 
 
 def part_table(store: Store, run_ids: list[str]) -> None:
-    """Baselines beside ICM for each seed's α = 50 run (the preset's default)."""
+    """Baselines beside ICM on the α = 50 run of seed 0 (the preset's default); the other seeds' ICM rows
+    from their stored diagnosis (the baselines do not depend on the ICM seed but through the context order)."""
+    result = baselines_run(store, run_ids[0], BaselineConfig(), scorer=scorer_for(store, run_ids[0]))
+    table(result, f"sentiment, 32 examples: baselines on {store.run(run_ids[0]).name} (`{run_ids[0]}`)")
+    icm_rows(store, run_ids)
+
+
+def icm_rows(store: Store, run_ids: list[str]) -> None:
+    print("\n| ICM run | gold agreement | U(ICM) | U(gold) |\n|---|---|---|---|")
     for run_id in run_ids:
-        result = baselines_run(store, run_id, BaselineConfig(), scorer=scorer_for(store, run_id))
-        table(result, f"sentiment, 32 examples: {store.run(run_id).name} (`{run_id}`)")
+        d = store.latest_evaluation(run_id, "diagnosis")
+        print(
+            f"| {store.run(run_id).name} | {d['gold_agreement']:.3f} | {d['run_u']:.2f} | {d['gold_u']:.2f} |"
+        )
+    sys.stdout.flush()
+
+
+def part_demo_runs(store: Store, iterations: int, name: str = "sentiment, 'I liked it'") -> None:
+    """ICM on the demo candidate (3 seeds) with the baselines on seed 0."""
+    dataset, task, source = candidate(name, 32)
+    runs = []
+    for seed in (0, 1, 2):
+        config = SearchConfig(**{**SearchConfig().to_dict(), **task.search_overrides, "iterations": iterations,
+                                 "seed": seed})  # fmt: skip
+        run_id = create_run(
+            store, dataset, task, config, SCORER, data_source=source, name=f"{name} seed {seed}"
+        )
+        Runner(store, run_id, scorer_for(store, run_id)).run()
+        runs.append(run_id)
+    result = baselines_run(store, runs[0], BaselineConfig(), scorer=scorer_for(store, runs[0]))
+    table(result, f"demo candidate {name}, 32 examples (`{runs[0]}`)")
+    icm_rows(store, runs)
 
 
 def part_samples(store: Store, iterations: int) -> None:
-    for name, limit in (("truthfulqa", None), ("gsm8k", None)):
+    for name, limit in (("gsm8k", None), ("truthfulqa", None)):
         run_id = one_run(store, name, limit, iterations, f"{name} seed 0")
         result = baselines_run(store, run_id, BaselineConfig(), scorer=scorer_for(store, run_id))
         table(result, f"{name} sample ({len(store.examples(run_id))} examples, seed 0, `{run_id}`)")
 
 
-def part_objective(store: Store, iterations: int) -> None:
-    """Which settings rank gold above what the search finds (sentiment 32, seeds 0 1 2), and the zero-shot start."""
+def part_objective(store: Store, iterations: int, preset_runs: list[str]) -> None:
+    """Which settings rank gold above what the search finds (sentiment 32, seeds 0 1 2), and the zero-shot
+    start; the preset's own rows are the α sweep's α = 50 runs."""
     variants = {
-        "preset (calibrated, mean log-odds, share 30-70%)": {},
         "zero-shot start (init zero_shot)": {"init": "zero_shot"},
         "no calibration": {"calibrate": False},
         "sum of log-probs (the paper's P)": {"p_mode": "sum_logprob"},
-        "no share bounds": {"min_share": None, "max_share": None},
     }
     print(f"\n#### Objective settings on sentiment (32 examples, {iterations} iterations, seeds 0 1 2)\n")
     print(
         "| setting | seed | gold agreement | U(ICM) | U(gold) | objective prefers |\n|---|---|---|---|---|---|"
     )
     _, task, _ = sample("sentiment", 32)
+
+    def row(title: str, seed: int, run_id: str) -> None:
+        d = store.latest_evaluation(run_id, "diagnosis")
+        prefers = "gold" if d["gold_u"] > d["run_u"] + 1e-9 else "ICM's labels"
+        print(f"| {title} | {seed} | {d['gold_agreement']:.3f} | {d['run_u']:.2f} | {d['gold_u']:.2f} | {prefers} |",
+              flush=True)  # fmt: skip
+
+    for seed, run_id in enumerate(preset_runs):
+        row("preset (calibrated, mean log-odds, share 30-70%)", seed, run_id)
     for title, change in variants.items():
         for seed in (0, 1, 2):
             base = {
@@ -139,15 +175,7 @@ def part_objective(store: Store, iterations: int) -> None:
                 "iterations": iterations,
                 "seed": seed,
             }
-            config = SearchConfig(**{**base, **change})
-            run_id = _run_exact(store, config, f"{title} seed {seed}")
-            d = store.latest_evaluation(run_id, "diagnosis")
-            g = d["gold_agreement"]
-            prefers = "gold" if d["gold_u"] > d["run_u"] + 1e-9 else "ICM's labels"
-            print(
-                f"| {title} | {seed} | {g:.3f} | {d['run_u']:.2f} | {d['gold_u']:.2f} | {prefers} |",
-                flush=True,
-            )
+            row(title, seed, _run_exact(store, SearchConfig(**{**base, **change}), f"{title} seed {seed}"))
 
 
 def _run_exact(store: Store, config: SearchConfig, title: str) -> str:
@@ -211,24 +239,27 @@ def part_demo(store: Store, part: str = "demo") -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--part", default="all", choices=["table", "samples", "sweep", "objective", "demo", "demo2", "all"]
-    )
+    parser.add_argument("--part", nargs="+", default=["all"],
+                        choices=["demo", "demo2", "sweep", "table", "samples", "demo_runs", "objective", "all"])  # fmt: skip
     parser.add_argument("--iterations", type=int, default=60)
     args = parser.parse_args()
+    parts = (
+        {"demo", "demo2", "sweep", "table", "samples", "objective"} if "all" in args.part else set(args.part)
+    )
     store = Store()
     print(f"<!-- ICM_HOME={os.environ['ICM_HOME']} -->")
-    if args.part in ("demo", "all"):
-        part_demo(store)
-    if args.part in ("demo2", "all"):
-        part_demo(store, "demo2")
-    if args.part in ("sweep", "table", "all"):
-        fifty = part_sweep(store, args.iterations)
-        part_table(store, fifty)
-    if args.part in ("samples", "all"):
+    for part in ("demo", "demo2"):
+        if part in parts:
+            part_demo(store, part)
+    if "samples" in parts:
         part_samples(store, args.iterations)
-    if args.part in ("objective", "all"):
-        part_objective(store, args.iterations)
+    fifty = part_sweep(store, args.iterations) if parts & {"sweep", "table", "objective"} else []
+    if "table" in parts:
+        part_table(store, fifty)
+    if "demo_runs" in parts:
+        part_demo_runs(store, args.iterations)
+    if "objective" in parts:
+        part_objective(store, args.iterations, fifty)
 
 
 if __name__ == "__main__":

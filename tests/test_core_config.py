@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from icm_app.core.config import INITS, P_MODES, SCHEDULE_NAMES, SearchConfig
+from icm_app.core.config import INITS, P_MODE_NAMES, SCHEDULE_NAMES, SearchConfig
 
 PAPER_DEFAULTS = {
     "alpha": 50.0, "k_init": 8, "init": "random", "t0": 10.0, "t_min": 0.01, "beta": 0.99, "schedule": "log", "iterations": None,
@@ -18,7 +18,7 @@ PAPER_DEFAULTS = {
 }  # fmt: skip
 
 
-def test_defaults_are_the_papers_and_the_extensions_are_off():
+def test_defaults_are_the_papers_with_only_the_completion_phase_added():
     assert SearchConfig().to_dict() == PAPER_DEFAULTS
 
 
@@ -28,7 +28,7 @@ def test_every_field_has_help_and_the_named_choices():
         assert isinstance(f.metadata["help"], str) and len(f.metadata["help"]) > 20, f.name
     choices = {f.name: f.metadata.get("choices") for f in dataclasses.fields(SearchConfig)}
     assert choices.pop("schedule") == SCHEDULE_NAMES == ("log", "exp")
-    assert choices.pop("p_mode") == P_MODES == ("mean_logodds", "sum_logprob")
+    assert choices.pop("p_mode") == P_MODE_NAMES == ("mean_logodds", "sum_logprob")
     assert choices.pop("init") == INITS == ("random", "zero_shot")
     assert set(choices.values()) == {None}
     assert "rule_violations" in SearchConfig.__dataclass_fields__["alpha"].metadata["help"]

@@ -12,7 +12,7 @@ from conftest import FakeScorer, hashed_signal, make_examples
 from icm_app.core.annealing import Annealer, SearchState
 from icm_app.core.config import SearchConfig
 from icm_app.core.consistency import Violation
-from icm_app.core.objective import mean_logodds, sum_logprob
+from icm_app.core.predictability import mean_logodds, sum_logprob
 from icm_app.core.schedules import acceptance_probability, exp_schedule, log_schedule
 from icm_app.core.types import Example
 

@@ -21,7 +21,8 @@ from icm_app.core.consistency import (
     proportion_excess,
 )
 from icm_app.core.context import loo_context, shuffled_order
-from icm_app.core.objective import log_sigmoid, mean_logodds, sum_logprob, zero_shot_logodds
+from icm_app.core.objective import zero_shot_logodds
+from icm_app.core.predictability import log_sigmoid, mean_logodds, sum_logprob
 from icm_app.core.types import Example
 
 
@@ -396,3 +397,11 @@ def test_zero_shot_start_labels_the_k_most_confident_with_their_answer():
     )  # random: balanced, not by confidence
     r.initialize()
     assert len(r.labels) == 3 and sum(r.labels.values()) in (1, 2)
+
+
+def test_preferred_label_is_the_one_argmax_rule():
+    from icm_app.core.predictability import TIE_TOLERANCE, preferred_label
+
+    assert [preferred_label(x) for x in (0.5, -0.5, 0.0, TIE_TOLERANCE, -TIE_TOLERANCE, 2e-12, -2e-12)] == [
+        1, 0, None, None, None, 1, 0,
+    ]  # fmt: skip

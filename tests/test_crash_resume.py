@@ -37,7 +37,11 @@ def test_kill_9_mid_run_then_resume_loses_nothing(icm_home):
     run_id = store.runs()[0].id
     target = next(iter(store.labels(run_id)))
     store.add_override(run_id, target, 1, who="tester")  # acknowledged: committed before we go on
-    time.sleep(0.3)
+    seen = len(store.events(run_id))
+    while (
+        len(store.events(run_id)) == seen and worker.poll() is None
+    ):  # one more iteration, then kill at once
+        time.sleep(0.01)
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=30)
 

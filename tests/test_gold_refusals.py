@@ -16,21 +16,21 @@ from icm_app.tasks.presets import PRESETS, GoldLeakError, TaskSpec
 ROWS = [{"text": f"review {i}", "label": i % 2, "topic": "t", "answer": str(i % 3)} for i in range(6)]
 
 LEAKS = [
-    ({"template": "Review: {text} {label}\nSentiment:"}, r"TaskSpec\.template names the gold column 'label'"),
-    ({"template": "{text}", "group_field": "label"}, r"TaskSpec\.group_field='label' is the gold column"),
-    ({"template": "{text}", "key_field": "label"}, r"TaskSpec\.key_field='label' is the gold column"),
-]
+    ({"template": "Review: {text} {label}\nSentiment:"}, r"TaskSpec\.template names the gold column 'label'",
+     "template"),
+    ({"template": "{text}", "group_field": "label"}, r"TaskSpec\.group_field='label' is the gold column",
+     "group_field"),
+    ({"template": "{text}", "key_field": "label"}, r"TaskSpec\.key_field='label' is the gold column", "key_field"),
+]  # fmt: skip
 
 
-@pytest.mark.parametrize(("fields", "message"), LEAKS)
-def test_taskspec_refuses_a_field_that_is_the_gold_column(fields, message):
+@pytest.mark.parametrize(("fields", "message", "field"), LEAKS)
+def test_taskspec_refuses_a_field_that_is_the_gold_column(fields, message, field):
     """Catches: a custom task whose template, group or key field is the gold column being accepted."""
     with pytest.raises(GoldLeakError, match=message) as refused:
         TaskSpec(name="custom", gold_field="label", **fields)
     assert isinstance(refused.value, ValueError)
-    assert refused.value.field == (
-        "template" if "template" in message else message.split(".")[1].split("=")[0]
-    )
+    assert refused.value.field == field
     TaskSpec(name="custom", gold_field="other", **fields)  # the same fields are fine when gold is elsewhere
 
 

@@ -16,10 +16,9 @@ from .config import SearchConfig
 from .consistency import check_rules, consistent_options, group_members
 from .context import shuffled_order
 from .objective import Evaluation, Objective, zero_shot_logodds
+from .predictability import TIE_TOLERANCE, preferred_label
 from .schedules import acceptance_probability, temperature
 from .types import Example, Labels, Scorer
-
-TIE_TOLERANCE = 1e-12  # U values or log-odds this close are a tie (equal up to float rounding)
 
 
 def _tied(a: float, b: float) -> bool:
@@ -281,11 +280,8 @@ class Annealer:
     def _argmax_label(self, logodds: float) -> int:
         """argmax_y P(y | x, D minus x); a tie (|log-odds| <= TIE_TOLERANCE) is broken by the seeded RNG,
         drawn only then."""
-        if logodds > TIE_TOLERANCE:
-            return 1
-        if logodds < -TIE_TOLERANCE:
-            return 0
-        return self.rng.randint(0, 1)
+        preferred = preferred_label(logodds)
+        return self.rng.randint(0, 1) if preferred is None else preferred
 
     # -- Algorithm 2 -------------------------------------------------------------------------------
     def consistency_fix(

@@ -9,8 +9,11 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-P_MODES = ("mean_logodds", "sum_logprob")
-SCHEDULE_NAMES = ("log", "exp")
+from .predictability import P_MODES
+from .schedules import SCHEDULES
+
+P_MODE_NAMES = tuple(P_MODES)  # ("mean_logodds", "sum_logprob"): the choices are the functions' names
+SCHEDULE_NAMES = tuple(SCHEDULES)  # ("log", "exp")
 INITS = ("random", "zero_shot")
 
 
@@ -71,7 +74,7 @@ class SearchConfig:
         "mean_logodds",
         "How P is computed: mean signed log-odds (the authors' code, on which alpha=50 was tuned; default) "
         "or the paper's sum of log P(y) over the label words.",
-        choices=P_MODES,
+        choices=P_MODE_NAMES,
     )
     calibrate: bool = _opt(
         False, "Contextual calibration: subtract the log-odds of a content-free query in the same context."
@@ -122,7 +125,7 @@ class SearchConfig:
             ("group_weight", self.group_weight > 0, "must be > 0"),
             ("proportion_weight", self.proportion_weight >= 0, "must be >= 0"),
             ("schedule", self.schedule in SCHEDULE_NAMES, f"must be one of {', '.join(SCHEDULE_NAMES)}"),
-            ("p_mode", self.p_mode in P_MODES, f"must be one of {', '.join(P_MODES)}"),
+            ("p_mode", self.p_mode in P_MODE_NAMES, f"must be one of {', '.join(P_MODE_NAMES)}"),
             ("init", self.init in INITS, f"must be one of {', '.join(INITS)}"),
         ]
         if self.schedule == "exp":

@@ -6,34 +6,14 @@ either), minus the paper's I(D) (rule violations) and the label-proportion rule'
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .config import SearchConfig
 from .consistency import Violation, find_violations, proportion_excess
 from .context import loo_context
+from .predictability import P_MODES
 from .types import Example, Labels, Query, Scorer
-
-
-def log_sigmoid(x: float) -> float:
-    """log(1 / (1 + e^-x)) = min(x, 0) - log(1 + e^-|x|), which never overflows."""
-    return min(x, 0.0) - math.log1p(math.exp(-abs(x)))
-
-
-def _signed(labels: Labels, logodds: Mapping[int, float]) -> list[float]:
-    return [logodds[i] if y == 1 else -logodds[i] for i, y in labels.items()]
-
-
-def mean_logodds(labels: Labels, logodds: Mapping[int, float]) -> float:
-    """The authors' code: mean of log P(y) - log P(not y). alpha = 50 was tuned on this scale."""
-    signed = _signed(labels, logodds)
-    return sum(signed) / len(signed) if signed else 0.0
-
-
-def sum_logprob(labels: Labels, logodds: Mapping[int, float]) -> float:
-    """The paper's formula: sum of log P(y | x, D minus x), renormalised over the two label words."""
-    return sum(log_sigmoid(s) for s in _signed(labels, logodds))
 
 
 def zero_shot_logodds(scorer: Scorer, targets: Sequence[int], *, calibrate: bool) -> dict[int, float]:
@@ -45,12 +25,6 @@ def zero_shot_logodds(scorer: Scorer, targets: Sequence[int], *, calibrate: bool
     scores = scorer.score(queries)
     shift = scores[-1] if calibrate and targets else 0.0
     return {t: s - shift for t, s in zip(targets, scores)}
-
-
-P_MODES: dict[str, Callable[[Labels, Mapping[int, float]], float]] = {
-    "mean_logodds": mean_logodds,
-    "sum_logprob": sum_logprob,
-}
 
 
 @dataclass(frozen=True)

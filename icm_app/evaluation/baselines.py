@@ -20,6 +20,7 @@ from typing import Any
 from ..core.consistency import decide_by_confidence
 from ..core.context import loo_context
 from ..core.objective import Objective, zero_shot_logodds
+from ..core.predictability import preferred_label
 from ..core.types import Labels, Query, Scorer
 
 Context = tuple[tuple[int, int], ...]
@@ -81,8 +82,9 @@ def predict(
 
 
 def argmax(logodds: Mapping[int, float]) -> Labels:
-    """The label each log-odds prefers (a tie, 0, is label 1: the same rule as the search's)."""
-    return {i: 1 if lo >= 0 else 0 for i, lo in logodds.items()}
+    """The label each log-odds prefers (`preferred_label`, the search's rule); a tie counts as label 1,
+    where the search would draw it at random."""
+    return {i: 1 if preferred_label(lo) in (1, None) else 0 for i, lo in logodds.items()}
 
 
 def zero_shot(scorer: Scorer, ids: Sequence[int], *, calibrate: bool) -> dict[int, float]:

@@ -12,10 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..core.annealing import TIE_TOLERANCE, Annealer, SearchState, chain_rng
+from ..core.annealing import Annealer, SearchState, chain_rng
 from ..core.config import SearchConfig
 from ..core.context import loo_context, shuffled_order
-from ..core.objective import P_MODES, Evaluation, log_sigmoid
+from ..core.objective import Evaluation
+from ..core.predictability import P_MODES, log_sigmoid, preferred_label
 from ..core.schedules import acceptance_probability, temperature
 from ..core.types import Example, Labels, Query, Scorer
 
@@ -105,15 +106,6 @@ def search_temperature(config: SearchConfig, iteration: int) -> tuple[int, float
     return n, temperature(config.schedule, n, t0=config.t0, t_min=config.t_min, beta=config.beta), over
 
 
-def _preferred(logodds: float) -> int | None:
-    """The search's argmax label (Annealer._argmax_label) without drawing its tie-break."""
-    if logodds > TIE_TOLERANCE:
-        return 1
-    if logodds < -TIE_TOLERANCE:
-        return 0
-    return None
-
-
 def _rules(annealer: Annealer, idx: int, now: Evaluation, after: Evaluation, after_labels: Labels) -> list:
     """The rules `idx` takes part in: its group's partners and the violations it is in now and after."""
     example = annealer.examples[idx]
@@ -166,7 +158,7 @@ def explain_example(
     used = now.logodds[idx] if idx in now.logodds else objective.logodds(labels, [idx])[idx]
     model = scorer.score([Query(context, idx)])[0] if c.calibrate else used
     label, pinned = labels.get(idx), idx in state.pinned
-    preferred = _preferred(used)
+    preferred = preferred_label(used)
     new = 1 - label if label is not None else (1 if preferred is None else preferred)
     proposal = {**labels, idx: new}
     raw = objective.evaluate(proposal)

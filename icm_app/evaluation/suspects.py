@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.consistency import find_violations, group_members
-from ..core.objective import log_sigmoid
+from ..core.predictability import log_sigmoid
 from ..store.sqlite_store import Store
 from ..worker.runner import stored_examples
 
