@@ -85,17 +85,20 @@ def one_run(store: Store, name: str, limit: int | None, iterations: int, title: 
     return run_id
 
 
-def part_sweep(store: Store, iterations: int) -> list[str]:
-    """The α sweep on sentiment (32, 3 seeds); its α = 50 runs are the preset's default, used by the table."""
-    dataset, task, source = sample("sentiment", 32)
+def part_sweep(store: Store, iterations: int, limit: int, seeds: list[int]) -> list[str]:
+    """The α sweep on sentiment (3 seeds); its α = 50 runs are the preset's default (the objective part's
+    reference)."""
+    dataset, task, source = sample("sentiment", limit)
     base = SearchConfig(**{**SearchConfig().to_dict(), **task.search_overrides, "iterations": iterations})
     sweep_id = create_sweep(store, dataset, task, base, SCORER, {"alpha": [10.0, 25.0, 50.0, 100.0],
-                            "seed": [0, 1, 2]}, data_source=source, name="alpha sweep")  # fmt: skip
+                            "seed": seeds}, data_source=source, name="alpha sweep")  # fmt: skip
     spec = store.job(sweep_id)
     t0 = time.perf_counter()
     run_sweep(store, sweep_id, scorer_for(store, spec["runs"][0]["run_id"]),
               on_run=lambda k, n, r: print(f"<!-- sweep run {k + 1}/{n} at {time.perf_counter() - t0:.0f} s -->", flush=True))  # fmt: skip
-    print(f"\n#### α sweep on sentiment (32 examples, {iterations} iterations, seeds 0 1 2; `{sweep_id}`)\n")
+    print(
+        f"\n#### α sweep on sentiment ({limit} examples, {iterations} iterations, seeds {seeds}; `{sweep_id}`)\n"
+    )
     print("| setting | runs | gold agreement | U (own objective) |\n|---|---|---|---|")
     for row in summarize(sweep_points(store, sweep_id)):
         print(f"| {row['setting']} | {row['runs']} | {row['gold_mean']:.3f} ± {row['gold_std']:.3f} | "
@@ -103,12 +106,11 @@ def part_sweep(store: Store, iterations: int) -> list[str]:
     return [p["run_id"] for p in sweep_points(store, sweep_id) if p["alpha"] == 50.0]
 
 
-def part_table(store: Store, run_ids: list[str]) -> None:
-    """Baselines beside ICM on the α = 50 run of seed 0 (the preset's default); the other seeds' ICM rows
-    from their stored diagnosis (the baselines do not depend on the ICM seed but through the context order)."""
-    result = baselines_run(store, run_ids[0], BaselineConfig(), scorer=scorer_for(store, run_ids[0]))
-    table(result, f"sentiment, 32 examples: baselines on {store.run(run_ids[0]).name} (`{run_ids[0]}`)")
-    icm_rows(store, run_ids)
+def part_table(store: Store, iterations: int) -> None:
+    """Baselines beside ICM on the sentiment sample's first 32 examples, the preset's settings, seed 0."""
+    run_id = one_run(store, "sentiment", 32, iterations, "sentiment 32 seed 0")
+    result = baselines_run(store, run_id, BaselineConfig(), scorer=scorer_for(store, run_id))
+    table(result, f"sentiment, 32 examples, {iterations} iterations, seed 0 (`{run_id}`)")
 
 
 def icm_rows(store: Store, run_ids: list[str]) -> None:
@@ -121,11 +123,13 @@ def icm_rows(store: Store, run_ids: list[str]) -> None:
     sys.stdout.flush()
 
 
-def part_demo_runs(store: Store, iterations: int, name: str = "sentiment, 'I liked it'") -> None:
+def part_demo_runs(
+    store: Store, iterations: int, limit: int, seeds: list[int], name: str = "sentiment, 'I liked it'"
+) -> None:
     """ICM on the demo candidate (3 seeds) with the baselines on seed 0."""
-    dataset, task, source = candidate(name, 32)
+    dataset, task, source = candidate(name, limit)
     runs = []
-    for seed in (0, 1, 2):
+    for seed in seeds:
         config = SearchConfig(**{**SearchConfig().to_dict(), **task.search_overrides, "iterations": iterations,
                                  "seed": seed})  # fmt: skip
         run_id = create_run(
@@ -134,26 +138,35 @@ def part_demo_runs(store: Store, iterations: int, name: str = "sentiment, 'I lik
         Runner(store, run_id, scorer_for(store, run_id)).run()
         runs.append(run_id)
     result = baselines_run(store, runs[0], BaselineConfig(), scorer=scorer_for(store, runs[0]))
-    table(result, f"demo candidate {name}, 32 examples (`{runs[0]}`)")
+    table(result, f"demo candidate {name}, {limit} examples, {iterations} iterations (`{runs[0]}`)")
     icm_rows(store, runs)
 
 
-def part_samples(store: Store, iterations: int) -> None:
-    for name, limit in (("gsm8k", None), ("truthfulqa", None)):
+def part_samples(store: Store, iterations: int, limit: int) -> None:
+    """TruthfulQA and GSM8K, first `limit` rows (whole groups): their long prompts and ConsistencyFix cost up
+    to a minute per iteration on 2 cores at 32 examples."""
+    for name in ("truthfulqa", "gsm8k"):
         run_id = one_run(store, name, limit, iterations, f"{name} seed 0")
         result = baselines_run(store, run_id, BaselineConfig(), scorer=scorer_for(store, run_id))
-        table(result, f"{name} sample ({len(store.examples(run_id))} examples, seed 0, `{run_id}`)")
+        table(
+            result,
+            f"{name} sample ({len(store.examples(run_id))} examples, {iterations} iterations, seed 0, `{run_id}`)",
+        )
 
 
-def part_objective(store: Store, iterations: int, preset_runs: list[str]) -> None:
-    """Which settings rank gold above what the search finds (sentiment 32, seeds 0 1 2), and the zero-shot
+def part_objective(
+    store: Store, iterations: int, limit: int, preset_runs: list[str], seeds: list[int]
+) -> None:
+    """Which settings rank gold above what the search finds (sentiment, the small parts' seeds), and the zero-shot
     start; the preset's own rows are the α sweep's α = 50 runs."""
     variants = {
         "zero-shot start (init zero_shot)": {"init": "zero_shot"},
         "no calibration": {"calibrate": False},
         "sum of log-probs (the paper's P)": {"p_mode": "sum_logprob"},
     }
-    print(f"\n#### Objective settings on sentiment (32 examples, {iterations} iterations, seeds 0 1 2)\n")
+    print(
+        f"\n#### Objective settings on sentiment ({limit} examples, {iterations} iterations, seeds {seeds})\n"
+    )
     print(
         "| setting | seed | gold agreement | U(ICM) | U(gold) | objective prefers |\n|---|---|---|---|---|---|"
     )
@@ -165,21 +178,25 @@ def part_objective(store: Store, iterations: int, preset_runs: list[str]) -> Non
         print(f"| {title} | {seed} | {d['gold_agreement']:.3f} | {d['run_u']:.2f} | {d['gold_u']:.2f} | {prefers} |",
               flush=True)  # fmt: skip
 
-    for seed, run_id in enumerate(preset_runs):
+    for seed, run_id in zip(seeds, preset_runs):
         row("preset (calibrated, mean log-odds, share 30-70%)", seed, run_id)
     for title, change in variants.items():
-        for seed in (0, 1, 2):
+        for seed in seeds:
             base = {
                 **SearchConfig().to_dict(),
                 **task.search_overrides,
                 "iterations": iterations,
                 "seed": seed,
             }
-            row(title, seed, _run_exact(store, SearchConfig(**{**base, **change}), f"{title} seed {seed}"))
+            row(
+                title,
+                seed,
+                _run_exact(store, SearchConfig(**{**base, **change}), f"{title} seed {seed}", limit),
+            )
 
 
-def _run_exact(store: Store, config: SearchConfig, title: str) -> str:
-    dataset, task, source = sample("sentiment", 32)
+def _run_exact(store: Store, config: SearchConfig, title: str, limit: int) -> str:
+    dataset, task, source = sample("sentiment", limit)
     run_id = create_run(store, dataset, task, config, SCORER, data_source=source, name=title)
     Runner(store, run_id, scorer_for(store, run_id)).run()
     return run_id
@@ -241,25 +258,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", nargs="+", default=["all"],
                         choices=["demo", "demo2", "sweep", "table", "samples", "demo_runs", "objective", "all"])  # fmt: skip
-    parser.add_argument("--iterations", type=int, default=60)
+    parser.add_argument(
+        "--iterations", type=int, default=60, help="search iterations of the 32-example table"
+    )
+    parser.add_argument(
+        "--small", type=int, default=16, help="examples of the sweep, demo and objective parts"
+    )
+    parser.add_argument("--small-iterations", type=int, default=40)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the small parts")
     args = parser.parse_args()
     parts = (
-        {"demo", "demo2", "sweep", "table", "samples", "objective"} if "all" in args.part else set(args.part)
+        {"demo", "demo2", "sweep", "table", "samples", "demo_runs", "objective"}
+        if "all" in args.part
+        else set(args.part)
     )
     store = Store()
     print(f"<!-- ICM_HOME={os.environ['ICM_HOME']} -->")
+    small, its = args.small, args.small_iterations
     for part in ("demo", "demo2"):
         if part in parts:
             part_demo(store, part)
-    if "samples" in parts:
-        part_samples(store, args.iterations)
-    fifty = part_sweep(store, args.iterations) if parts & {"sweep", "table", "objective"} else []
+    fifty = part_sweep(store, its, small, args.seeds) if parts & {"sweep", "objective"} else []
     if "table" in parts:
-        part_table(store, fifty)
+        part_table(store, args.iterations)
     if "demo_runs" in parts:
-        part_demo_runs(store, args.iterations)
+        part_demo_runs(store, its, small, args.seeds)
     if "objective" in parts:
-        part_objective(store, args.iterations, fifty)
+        part_objective(store, its, small, fifty, args.seeds)
+    if "samples" in parts:
+        part_samples(store, its // 2, small)
 
 
 if __name__ == "__main__":

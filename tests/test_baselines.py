@@ -208,3 +208,34 @@ def test_config_refuses_nonsense():
         with pytest.raises(ValueError):
             b.BaselineConfig(**bad)
     assert math.isclose(b.BaselineConfig().threshold, 0.75)
+
+
+@pytest.mark.parametrize("differ", [0, 1, 2, 3, 4, 8])
+def test_the_zero_shot_check_warns_when_and_only_when_more_than_the_share_disagree(differ):
+    n = 16  # 2 of 16 = 12.5 % <= 15 %: no warning; 3 of 16 = 18.75 %: a warning
+    signal = {i: (1.0 if i % 2 else -1.0) * (1 + i / n) for i in range(n)}
+    zs = {i: int(signal[i] > 0) for i in range(n)}
+    icm = {i: 1 - zs[i] if i < differ else zs[i] for i in range(n)}
+    obj = objective(n, FakeScorer(signal, coupling=0.0), calibrate=True)
+    check = b.zero_shot_check(obj, icm)
+    assert (check["disagree"], check["n"]) == (differ, n) and check["differ_ids"] == list(range(differ))
+    assert check["warn"] == (differ / n > b.WARN_SHARE) == (differ >= 3)
+    assert check["U_icm"] == pytest.approx(obj.evaluate(icm).U)
+    assert check["U_zero_shot"] == pytest.approx(obj.evaluate(zs).U)
+    # with no context effect the zero-shot labels are the most predictable: ICM's flips only cost U
+    assert check["prefers"] == ("icm" if differ == 0 else "zero-shot")
+    if check["warn"]:
+        assert "stopped short" in check["message"] and f"{differ} of {n}" in check["message"]
+
+
+def test_the_zero_shot_check_says_the_objective_is_the_limit_when_it_prefers_icm():
+    # a strong context pull: the labels that agree with each other (all 1) beat the zero-shot answers in U
+    n = 10
+    signal = {i: (0.2 if i < 7 else -0.2) for i in range(n)}
+    obj = objective(n, FakeScorer(signal, coupling=3.0))
+    check = b.zero_shot_check(obj, {i: 1 for i in range(n)})
+    assert (
+        check["warn"]
+        and check["prefers"] == "icm"
+        and "the objective, not the search, is the limit" in check["message"]
+    )

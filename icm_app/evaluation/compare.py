@@ -56,7 +56,7 @@ def _load(store: Store, run_id: str) -> _Run:
     info = store.run(run_id)
     examples = store.examples(info.id)
     keys = text_keys(examples)
-    labels = {i: v["label"] for i, v in store.labels(info.id).items() if v["label"] is not None}
+    labels = store.current_labels(info.id)
     return _Run(
         info=info,
         by_key={k: i for i, k in keys.items()},

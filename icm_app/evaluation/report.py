@@ -24,7 +24,7 @@ from .salience import salience
 
 def run_labels(store: Store, run_id: str) -> tuple[dict[int, int], dict[int, int]]:
     """(the search's own labels, the labels as the researcher overrode them)."""
-    current = {i: v["label"] for i, v in store.labels(run_id).items()}
+    current = store.current_labels(run_id)
     searched = dict(current)
     for o in reversed(store.overrides(run_id)):  # undo overrides, latest first, back to the search's label
         if o["old_label"] is None:
@@ -77,7 +77,7 @@ def check_evaluation(store: Store, run_id: str, test_path: str | Path) -> int:
     """Refuse, before any process starts, what evaluate_run would fail on; returns the test size."""
     info = store.run(run_id)
     task = TaskSpec.from_dict(info.task)
-    if sum(1 for v in store.labels(run_id).values() if v["label"] is not None) < 2:
+    if len(store.current_labels(run_id)) < 2:
         raise DataError("the run has fewer than 2 labels: run the search first")
     name = Path(test_path).name
     try:

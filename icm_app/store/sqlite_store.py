@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..core.overrides import fold_override
 from ..paths import icm_home
 
 SQL_TRACE = "ICM_SQL_TRACE"  # a file: every statement of every Store in the process is appended to it
@@ -381,19 +382,21 @@ class Store:
             for r in rows
         }  # fmt: skip
         for idx, new_label, pinned, kind in pending:
-            if kind == "restore" and new_label is None:  # undo back to unlabeled
-                out.pop(idx, None)
-                continue
-            entry = out.setdefault(
+            entry = out.get(
                 idx, {"label": None, "pinned": False, "score": None, "flips": 0, "agreement": None}
             )
-            if kind == "restore":
-                entry["label"], entry["pinned"] = new_label, bool(pinned)
-            elif new_label is None:
-                entry["pinned"] = False
+            entry["label"], entry["pinned"] = fold_override(
+                entry["label"], entry["pinned"], kind=kind, new_label=new_label, new_pinned=bool(pinned)
+            )
+            if entry["label"] is None and not entry["pinned"]:  # unlabeled (again): not a label
+                out.pop(idx, None)
             else:
-                entry["label"], entry["pinned"] = new_label, True
+                out[idx] = entry
         return out
+
+    def current_labels(self, run_id: str) -> dict[int, int]:
+        """idx -> label of every labeled example as a reader sees it now (pending overrides folded in)."""
+        return {i: v["label"] for i, v in self.labels(run_id).items() if v["label"] is not None}
 
     # -- the search's progress ---------------------------------------------------------------------
     def record_step(
@@ -669,12 +672,9 @@ class Store:
             (run_id, idx),
         )
         for new_label, new_pinned, kind in pending:
-            if kind == "restore":
-                label, pinned = new_label, bool(new_pinned)
-            elif new_label is None:
-                pinned = False
-            else:
-                label, pinned = new_label, True
+            label, pinned = fold_override(
+                label, pinned, kind=kind, new_label=new_label, new_pinned=bool(new_pinned)
+            )
         return label, pinned
 
     def pending_overrides(self, run_id: str) -> list[dict[str, Any]]:

@@ -49,7 +49,7 @@ def baselines(store: Store, run_id: str) -> None:
                "confidence-threshold pseudo-labels, each on this run's examples with its model, template and "
                "calibration; U is the run's objective (gold-free), the ceiling is leave-one-out with gold as context.")  # fmt: skip
     if st.button("Run the baselines", key="run_baselines"):
-        if sum(1 for v in store.labels(run_id).values() if v["label"] is not None) < 2:
+        if len(store.current_labels(run_id)) < 2:
             st.error("Baselines not started: the run has fewer than 2 labels; run the search first.")
         else:
             start_job("baselines", run_id, ["--quiet"])

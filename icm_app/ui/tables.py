@@ -117,7 +117,7 @@ def audit_trail(store: Store, run_id: str) -> pd.DataFrame:
 
 def inconsistent_pairs(store: Store, run_id: str) -> pd.DataFrame:
     """Each current violation with its members' texts and labels side by side."""
-    labels = {i: v["label"] for i, v in store.labels(run_id).items()}
+    labels = store.current_labels(run_id)
     examples, violations = _violations(store, run_id, labels)
     by_idx = {e.idx: e for e in examples}
     return pd.DataFrame([

@@ -96,7 +96,7 @@ def job_labels(store: Store, job: BatchJob) -> dict[int, int]:
         if run_id is None:
             continue
         rows = {e["idx"]: e["row"]["_row"] for e in store.examples(run_id)}
-        out.update({rows[i]: v["label"] for i, v in store.labels(run_id).items()})
+        out.update({rows[i]: label for i, label in store.current_labels(run_id).items()})
     return out
 
 

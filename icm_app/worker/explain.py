@@ -28,11 +28,6 @@ def result_kind(idx: int) -> str:
     return f"explain:{idx}"
 
 
-def current_labels(store: Store, run_id: str) -> dict[int, int]:
-    """The run's labels as the Labels page shows them (pending overrides included), unlabeled left out."""
-    return {i: v["label"] for i, v in store.labels(run_id).items() if v["label"] is not None}
-
-
 def explain_run(store: Store, run_id: str, idx: int, *, scorer: Scorer | None = None) -> dict[str, Any]:
     """Explain example `idx` of `run_id` under its current labels and checkpoint; store and return the result.
 
@@ -54,7 +49,7 @@ def explain_run(store: Store, run_id: str, idx: int, *, scorer: Scorer | None = 
         state.pinned.update(
             {i: v["label"] for i, v in stored.items() if v["pinned"] and v["label"] is not None}
         )
-    labels = current_labels(store, info.id)
+    labels = store.current_labels(info.id)
     explanation = explain_example(
         examples, scorer, SearchConfig.from_dict(info.search), labels, idx,
         rules=task.rules, state=state, label_words=task.label_words,

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..core.annealing import Annealer, SearchState, StepResult
 from ..core.config import SearchConfig
+from ..core.overrides import fold_override
 from ..core.types import Example, Scorer
 from ..errors import ServerUnavailableError
 from ..evaluation.baselines import zero_shot_check
@@ -134,18 +135,20 @@ class Runner:
 
     def _apply_overrides(self) -> None:
         pending = self.store.pending_overrides(self.run_id)
+        a = self.annealer
         for o in pending:
-            if o.get("kind") == "restore":  # undo: the label and pin exactly as they were
-                if o["new_label"] is None:
-                    self.annealer.unlabel(o["idx"])
-                else:
-                    self.annealer.pin(o["idx"], o["new_label"])
-                    if not o["pinned"]:
-                        self.annealer.unpin(o["idx"])
-            elif o["new_label"] is None:
-                self.annealer.unpin(o["idx"])
+            idx, before = o["idx"], a.labels.get(o["idx"])
+            label, pinned = fold_override(before, idx in a.state.pinned, kind=o.get("kind") or "override",
+                                          new_label=o["new_label"], new_pinned=bool(o["pinned"]))  # fmt: skip
+            if label is None:
+                a.unlabel(idx)
+            elif pinned:
+                a.pin(idx, label)
+            elif label != before:  # an undo to an unpinned label the search had changed
+                a.pin(idx, label)
+                a.unpin(idx)
             else:
-                self.annealer.pin(o["idx"], o["new_label"])
+                a.unpin(idx)
         self._held = [o["id"] for o in pending]
 
     def _record(self, result: StepResult | None, tokens: int, seconds: float) -> None:
@@ -191,7 +194,7 @@ class Runner:
             self.store.set_status(self.run_id, status)
         events = self.store.events(self.run_id)
         last = events[-1] if events else {}
-        labels = {i: v["label"] for i, v in self.store.labels(self.run_id).items()}
+        labels = self.store.current_labels(self.run_id)
         found = self.store.latest_evaluation(self.run_id, "diagnosis") if status == "finished" else None
         return RunSummary(
             run_id=self.run_id, status=status, iterations=last.get("iteration", 0),
@@ -249,7 +252,7 @@ class Runner:
 
     def _diagnose(self) -> None:
         """Search or objective? Stored with the run (gold only evaluates here; the search is over)."""
-        labels = {i: v["label"] for i, v in self.store.labels(self.run_id).items() if v["label"] is not None}
+        labels = self.store.current_labels(self.run_id)
         found = diagnose(self.annealer.objective, labels, self.gold, self.store.chains(self.run_id),
                          iterations=self.config.iterations, n_examples=len(self.examples))  # fmt: skip
         self.store.add_evaluation(self.run_id, "diagnosis", found.to_dict())

@@ -111,7 +111,7 @@ def sweep_points(store: Store, sweep_id: str) -> list[dict[str, Any]]:
     for entry in store.job(sweep_id)["runs"]:
         run_id = entry["run_id"]
         events = store.events(run_id)
-        labels = {i: v["label"] for i, v in store.labels(run_id).items() if v["label"] is not None}
+        labels = store.current_labels(run_id)
         _, gold = stored_examples(store, run_id)
         out.append({"run_id": run_id, **entry["values"], "setting": setting_name(entry["values"]),
                     "status": store.run(run_id).status, "U": events[-1]["U"] if events else None,
