@@ -145,11 +145,11 @@ def _drive(store: Store, run_id: str, scorer_config: ScorerConfig, *, queue: boo
     from .scoring import build_scorer
     from .tasks.presets import TaskSpec
     from .worker.queue import wait_for_turn
-    from .worker.runner import Runner, StopRequested, phase_reporter, stored_examples
+    from .worker.runner import Runner, StopRequested, phase_reporter
 
     store.set_worker(run_id, os.getpid())  # `icm run` in a terminal is this run's worker too
     info = store.run(run_id)
-    examples, _ = stored_examples(store, run_id)
+    examples, _ = store.search_examples(run_id)
     report = phase_reporter(store, run_id, progress_printer())
     try:
         if queue:
@@ -385,7 +385,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     Example: icm sweep --sample sentiment --limit 32 --alpha 10 25 50 100 --seeds 0 1 2"""
     from .scoring import build_scorer
     from .tasks.presets import TaskSpec
-    from .worker.runner import stored_examples
     from .worker.sweep import create_sweep, run_dataset, run_sweep, summarize, sweep_points
 
     with _store(args) as store:
@@ -424,7 +423,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             print(f"sweep {sweep_id}: {len(spec['runs'])} runs", file=sys.stderr, flush=True)
         if not args.show:
             first = store.run(spec["runs"][0]["run_id"])
-            examples, _ = stored_examples(store, first.id)
+            examples, _ = store.search_examples(first.id)
             scorer = build_scorer(examples, TaskSpec.from_dict(first.task), ScorerConfig(**first.scorer),
                                   report=progress_printer())  # fmt: skip
             run_sweep(store, sweep_id, scorer, on_run=lambda k, n, run_id: print(

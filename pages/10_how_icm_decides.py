@@ -10,7 +10,7 @@ from icm_app.ui.explain_view import explain_cost, label_word, steps
 from icm_app.ui.layout import page_frame
 from icm_app.ui.live import job_watch
 from icm_app.ui.tables import labels_table
-from icm_app.worker.explain import current_labels, result_kind
+from icm_app.worker.explain import result_kind
 from icm_app.worker.process import explain_state, start_explain
 
 store, info = page_frame("How ICM decides")
@@ -72,7 +72,7 @@ if found is None or found.get("state") != "finished":
     st.stop()
 r = found
 st.caption(f"Computed at iteration {r['iteration']} of the run ({r['run_status']}) in {r['seconds']:.1f} s.")
-if r["labels"] != {str(i): y for i, y in sorted(current_labels(store, run_id).items())}:
+if r["labels"] != {str(i): y for i, y in sorted(store.current_labels(run_id).items())}:
     st.warning("The labels have changed since (the search went on, or a label was overridden): these numbers "
                "may be stale. Press **Explain with the model** to recompute them.")  # fmt: skip
 steps(r, info, idx, words)

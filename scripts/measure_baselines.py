@@ -30,7 +30,7 @@ from icm_app.scoring import build_scorer  # noqa: E402
 from icm_app.scoring.models import ScorerConfig, load_model  # noqa: E402
 from icm_app.store.sqlite_store import Store  # noqa: E402
 from icm_app.tasks.presets import get_preset  # noqa: E402
-from icm_app.worker.runner import Runner, create_run, stored_examples  # noqa: E402
+from icm_app.worker.runner import Runner, create_run  # noqa: E402
 from icm_app.worker.sweep import create_sweep, run_sweep, summarize, sweep_points  # noqa: E402
 
 SCORER = ScorerConfig()
@@ -44,7 +44,7 @@ def sample(name: str, limit: int | None):
 
 
 def scorer_for(store: Store, run_id: str):
-    examples, _ = stored_examples(store, run_id)
+    examples, _ = store.search_examples(run_id)
     from icm_app.tasks.presets import TaskSpec
 
     return build_scorer(examples, TaskSpec.from_dict(store.run(run_id).task), SCORER, loaded=LOADED)

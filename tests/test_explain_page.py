@@ -18,7 +18,6 @@ from icm_app.tasks.presets import TaskSpec
 from icm_app.ui.tables import labels_table
 from icm_app.worker import explain as job
 from icm_app.worker import process
-from icm_app.worker.runner import stored_examples
 
 STEPS = [
     "1. What the model read",
@@ -39,7 +38,7 @@ def run(icm_home) -> str:
 
 def explain(store: Store, run_id: str, idx: int) -> dict:
     """The job in-process with the run's real prompts and the fake scorer's numbers (as make_run searched)."""
-    examples, _ = stored_examples(store, run_id)
+    examples, _ = store.search_examples(run_id)
     task = TaskSpec.from_dict(store.run(run_id).task)
     return job.explain_run(store, run_id, idx, scorer=PromptFake(examples, hashed_signal(12), task=task))
 

@@ -3,6 +3,7 @@ imports included (an import hidden in a function is still a dependency).
 
     core          the algorithm: imports nothing of the project but core (and no torch, no streamlit)
     tasks, store  import no io, worker, ui or evaluation
+    evaluation    imports no worker (the worker runs evaluations, not the other way round)
     ui            is imported by pages only; nothing imports a page
 """
 
@@ -47,6 +48,8 @@ def violations(module: str, source: str) -> list[str]:
             out.append(f"{module} (core) imports {name}")
         if mine in ("tasks", "store") and theirs in ("io", "worker", "ui", "evaluation"):
             out.append(f"{module} ({mine}) imports {name}")
+        if mine == "evaluation" and theirs == "worker":
+            out.append(f"{module} (evaluation) imports the worker: {name}")
         if theirs == "ui" and mine not in ("ui", None):
             out.append(f"{module} ({mine}) imports the ui layer: {name}")
         if name.split(".")[0] == "pages":
@@ -78,6 +81,7 @@ def test_the_tree_keeps_its_layers():
         ("icm_app.store.sqlite_store", "from icm_app.evaluation import report"),
         ("icm_app.worker.runner", "from ..ui.charts import events_frame"),
         ("icm_app.evaluation.report", "import pages"),
+        ("icm_app.evaluation.report", "def f():\n    from ..worker.runner import create_run"),
     ],
 )
 def test_a_planted_upward_import_is_caught(module, source):

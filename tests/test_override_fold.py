@@ -67,7 +67,9 @@ def test_store_runner_and_table_agree_on_every_sequence_of_overrides(ops):
             else:
                 store.restore_label(run_id, idx, label, pinned and label is not None, who="prop")
             before = expected.get(idx, (None, False))
-            after = fold_override(*before, kind=kind, new_label=label, new_pinned=pinned and label is not None)
+            after = fold_override(
+                *before, kind=kind, new_label=label, new_pinned=pinned and label is not None
+            )
             if after[0] is None:
                 expected.pop(idx, None)
             else:

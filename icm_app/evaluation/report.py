@@ -15,7 +15,6 @@ from ..scoring import build_scorer
 from ..scoring.models import ScorerConfig, load_model
 from ..store.sqlite_store import Store
 from ..tasks.presets import TaskSpec
-from ..worker.runner import stored_examples
 from .baselines import BaselineConfig, compare
 from .diagnosis import diagnose
 from .icl import combined_examples, evaluate_icl
@@ -40,7 +39,7 @@ def run_objective(store: Store, run_id: str, scorer: Any = None) -> tuple[Object
     evaluates). `scorer`: one already built for these examples (else the run's model is loaded)."""
     info = store.run(run_id)
     task, config = TaskSpec.from_dict(info.task), SearchConfig.from_dict(info.search)
-    train, gold = stored_examples(store, info.id)
+    train, gold = store.search_examples(info.id)
     checkpoint = store.checkpoint(info.id)
     order = SearchState.from_dict(checkpoint).order if checkpoint else sorted(e.idx for e in train)
     scorer = scorer or build_scorer(train, task, ScorerConfig(**info.scorer))
@@ -101,7 +100,7 @@ def evaluate_run(
 ) -> dict[str, Any]:
     info = store.run(run_id)
     task, config = TaskSpec.from_dict(info.task), SearchConfig.from_dict(info.search)
-    train, gold = stored_examples(store, info.id)
+    train, gold = store.search_examples(info.id)
     searched, overridden = run_labels(store, info.id)
     if len(searched) < 2:
         raise DataError("the run has fewer than 2 labels: run the search first")
@@ -160,7 +159,7 @@ def finetune_run(
     scorer_config = ScorerConfig(**info.scorer)
     if scorer_config.model.startswith("openai:"):
         raise DataError("fine-tuning needs a local model, not a server")
-    train, gold = stored_examples(store, info.id)
+    train, gold = store.search_examples(info.id)
     searched, _ = run_labels(store, info.id)
     test = load_dataset(test_path, task)
     if not test.gold:

@@ -29,7 +29,6 @@ from typing import Any
 from ..core.consistency import find_violations, group_members
 from ..core.predictability import log_sigmoid
 from ..store.sqlite_store import Store
-from ..worker.runner import stored_examples
 
 FLIP_WEIGHT = 0.5  # nats per flip
 MAX_FLIPS = 4  # flips beyond this add nothing (at most 2 nats)
@@ -132,7 +131,7 @@ def rank_suspects(
 
 def violated_rules(store: Store, run_id: str, labels: Mapping[int, int]) -> dict[int, list[str]]:
     """idx -> the rules its label breaks with other labels (the core's own rules, as the search sees them)."""
-    examples, _ = stored_examples(store, run_id)
+    examples, _ = store.search_examples(run_id)
     found = find_violations(group_members(examples), dict(labels), store.run(run_id).task["rules"])
     broken: dict[int, list[str]] = defaultdict(list)
     for v in found:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.overrides import fold_override
+from ..core.types import Example
 from ..paths import icm_home
 
 SQL_TRACE = "ICM_SQL_TRACE"  # a file: every statement of every Store in the process is appended to it
@@ -357,6 +358,12 @@ class Store:
              "gold": r["gold"], "row": json.loads(r["row"])}
             for r in rows
         ]  # fmt: skip
+
+    def search_examples(self, run_id: str) -> tuple[list[Example], dict[int, int]]:
+        """The run's examples as the search gets them, and its gold labels kept apart (evaluation only)."""
+        rows = self.examples(run_id)
+        examples = [Example(r["idx"], r["fields"], r["group"], r["key"]) for r in rows]
+        return examples, {r["idx"]: r["gold"] for r in rows if r["gold"] is not None}
 
     def example_count(self, run_id: str) -> int:
         return self.db.execute("SELECT count(*) FROM examples WHERE run_id = ?", (run_id,)).fetchone()[0]

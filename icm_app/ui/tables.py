@@ -9,7 +9,6 @@ from ..evaluation.suspects import Suspect, rank_suspects, violated_rules
 from ..io.audit import local_time
 from ..store.sqlite_store import Store
 from ..worker.process import iterations_done, shown_status
-from ..worker.runner import stored_examples
 
 FILTERS = ("disagrees with gold", "inconsistent", "low confidence", "flipped often", "unstable across chains",
            "pinned", "unlabeled")  # fmt: skip
@@ -19,7 +18,7 @@ OFTEN = 2  # flips
 
 def _violations(store: Store, run_id: str, labels: dict[int, int]):
     info = store.run(run_id)
-    examples, _ = stored_examples(store, run_id)
+    examples, _ = store.search_examples(run_id)
     return examples, find_violations(group_members(examples), labels, info.task["rules"])
 
 
@@ -27,7 +26,7 @@ def labels_table(store: Store, run_id: str) -> pd.DataFrame:
     """One row per example: text, label, confidence (log-odds toward the label), flips, rules broken, gold, pin."""
     stored = store.labels(run_id)
     labels = {i: v["label"] for i, v in stored.items() if v["label"] is not None}
-    examples, _ = stored_examples(store, run_id)
+    examples, _ = store.search_examples(run_id)
     broken = {i: set(rules) for i, rules in violated_rules(store, run_id, labels).items()}
     gold = {e["idx"]: e["gold"] for e in store.examples(run_id)}
     suspicion = {s.idx: s.suspicion for s in rank_suspects(stored, violated=broken)}

@@ -20,7 +20,7 @@ from ..io.loaders import Dataset, build_dataset
 from ..scoring.models import ScorerConfig
 from ..store.sqlite_store import Store
 from ..tasks.presets import TaskSpec
-from .runner import Runner, create_run, stored_examples
+from .runner import Runner, create_run
 
 ScorerFactory = Callable[[list[Example], TaskSpec, ScorerConfig], Scorer]
 
@@ -83,7 +83,7 @@ def run_job(
                                 data_source=job.data_source, name=f"{job.id} batch {j + 1}/{len(job.batches)}")  # fmt: skip
             job.run_ids[j] = run_id
             store.save_job(job.id, asdict(job))
-        examples, _ = stored_examples(store, run_id)
+        examples, _ = store.search_examples(run_id)
         progress(f"batch {j + 1}/{len(job.batches)}: labeling {len(examples)} examples (run {run_id})")
         Runner(store, run_id, scorer_factory(examples, task, scorer_config)).run()
     return job

@@ -20,7 +20,6 @@ from ..evaluation.explain import explain_example
 from ..scoring.models import ScorerConfig
 from ..store.sqlite_store import Store
 from ..tasks.presets import TaskSpec
-from .runner import stored_examples
 
 
 def result_kind(idx: int) -> str:
@@ -34,7 +33,7 @@ def explain_run(store: Store, run_id: str, idx: int, *, scorer: Scorer | None = 
     `scorer`: defaults to the run's own, built from its stored scorer config as `icm resume` builds it."""
     start = time.perf_counter()
     info = store.run(run_id)
-    examples, _ = stored_examples(store, run_id)
+    examples, _ = store.search_examples(run_id)
     task = TaskSpec.from_dict(info.task)
     if idx not in {e.idx for e in examples}:  # before the model loads
         raise ValueError(f"run {info.id} has no example {idx}")

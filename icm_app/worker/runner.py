@@ -15,7 +15,7 @@ from typing import Any
 from ..core.annealing import Annealer, SearchState, StepResult
 from ..core.config import SearchConfig
 from ..core.overrides import fold_override
-from ..core.types import Example, Scorer
+from ..core.types import Scorer
 from ..errors import ServerUnavailableError
 from ..evaluation.baselines import zero_shot_check
 from ..evaluation.diagnosis import diagnose
@@ -70,14 +70,6 @@ def create_run(
     )  # fmt: skip
 
 
-def stored_examples(store: Store, run_id: str) -> tuple[list[Example], dict[int, int]]:
-    """The run's examples for the search, and its gold labels kept apart."""
-    rows = store.examples(run_id)
-    examples = [Example(r["idx"], r["fields"], r["group"], r["key"]) for r in rows]
-    gold = {r["idx"]: r["gold"] for r in rows if r["gold"] is not None}
-    return examples, gold
-
-
 class StopRequested(Exception):
     """A stop command arrived while the worker was starting (loading or converting the model)."""
 
@@ -126,7 +118,7 @@ class Runner:
         self.run_id = info.id
         self.config = SearchConfig.from_dict(info.search)
         self.task = TaskSpec.from_dict(info.task)
-        self.examples, self.gold = stored_examples(store, self.run_id)
+        self.examples, self.gold = store.search_examples(self.run_id)
         saved = store.checkpoint(self.run_id)
         state = SearchState.from_dict(saved) if saved else None
         self.annealer = Annealer(self.examples, scorer, self.config, rules=self.task.rules, state=state)

@@ -23,7 +23,7 @@ from ..io.loaders import Dataset
 from ..scoring.models import ScorerConfig
 from ..store.sqlite_store import Store
 from ..tasks.presets import TaskSpec
-from .runner import Runner, create_run, gold_agreement, stored_examples
+from .runner import Runner, create_run, gold_agreement
 
 SWEPT = ("alpha", "k_init", "init", "seed")  # the fields a sweep varies, in the order a setting is named
 SYMBOL = {"alpha": "α", "k_init": "K", "init": "init", "seed": "seed"}
@@ -46,7 +46,7 @@ def setting_name(values: dict[str, Any]) -> str:
 def run_dataset(store: Store, run_id: str) -> Dataset:
     """A stored run's examples, rows and gold as a Dataset (a sweep started from an open run reuses them)."""
     stored = store.examples(run_id)
-    examples, gold = stored_examples(store, run_id)
+    examples, gold = store.search_examples(run_id)
     rows: list[dict[str, Any]] = [{} for _ in range(max((r["idx"] for r in stored), default=-1) + 1)]
     for r in stored:
         rows[r["idx"]] = r["row"]
@@ -112,7 +112,7 @@ def sweep_points(store: Store, sweep_id: str) -> list[dict[str, Any]]:
         run_id = entry["run_id"]
         events = store.events(run_id)
         labels = store.current_labels(run_id)
-        _, gold = stored_examples(store, run_id)
+        _, gold = store.search_examples(run_id)
         out.append({"run_id": run_id, **entry["values"], "setting": setting_name(entry["values"]),
                     "status": store.run(run_id).status, "U": events[-1]["U"] if events else None,
                     "gold_agreement": gold_agreement(labels, gold), "n_labeled": len(labels)})  # fmt: skip
