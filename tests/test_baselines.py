@@ -239,3 +239,18 @@ def test_the_zero_shot_check_says_the_objective_is_the_limit_when_it_prefers_icm
         and check["prefers"] == "icm"
         and "the objective, not the search, is the limit" in check["message"]
     )
+
+
+def test_algorithm_4_with_pins_that_have_no_prediction_and_pins_that_clash():
+    examples = [Example(0, {}, "g", "a"), Example(1, {}, "g", "a"), Example(2, {}, "g", "a")]
+    groups = group_members(examples)
+    # pins 0 and 1 have no log-odds (labeled in an earlier round); 2 follows them under "equivalent"
+    assert decide_by_confidence(groups, {2: -0.5}, ["equivalent"], pinned={0: 1, 1: 1}) == {0: 1, 1: 1, 2: 1}
+    # pins that clash: neither label of 2 is consistent, so it keeps its own prediction
+    assert decide_by_confidence(groups, {2: 0.5}, ["equivalent"], pinned={0: 1, 1: 0})[2] == 1
+    assert decide_by_confidence(groups, {2: -0.5}, ["equivalent"], pinned={0: 1, 1: 0})[2] == 0
+
+
+def test_algorithm_4_one_of_k_in_a_partly_predicted_group_allows_one_true():
+    examples = [Example(i, {}, "g", str(i)) for i in range(3)]  # 2 is not predicted (not in this round)
+    assert decide_by_confidence(group_members(examples), {0: 2.0, 1: 1.0}, ["one_of_k"]) == {0: 1, 1: 0}

@@ -405,3 +405,32 @@ def test_preferred_label_is_the_one_argmax_rule():
     assert [preferred_label(x) for x in (0.5, -0.5, 0.0, TIE_TOLERANCE, -TIE_TOLERANCE, 2e-12, -2e-12)] == [
         1, 0, None, None, None, 1, 0,
     ]  # fmt: skip
+
+
+def test_zero_shot_logodds_of_a_single_target_calibrates_against_it():
+    scorer = FakeScorer({7: 0.5})
+    assert zero_shot_logodds(scorer, [7], calibrate=True) == {7: 0.5}
+    assert [(q.target, q.content_free) for q in scorer.calls] == [(7, False), (7, True)]
+
+
+def test_zero_shot_start_uses_the_runs_calibration_and_the_sign_rule():
+    class Biased(FakeScorer):
+        def score(self, queries):
+            return [s + 1.0 for s in super().score(queries)]  # a bias toward label 1, content-free included
+
+    signal = {0: -0.6, 1: -3.0, 2: 0.5, 3: 0.0}
+    examples = make_examples(4)
+    raw = Annealer(examples, Biased(signal), SearchConfig(k_init=4, init="zero_shot", iterations=0))
+    raw.initialize()
+    assert raw.labels == {0: 1, 1: 0, 2: 1, 3: 1}  # uncalibrated: 0.4, -2, 1.5, 1.0
+    cal = Annealer(examples, Biased(signal), SearchConfig(k_init=4, init="zero_shot", iterations=0, calibrate=True))
+    cal.initialize()
+    assert cal.labels == {0: 0, 1: 0, 2: 1, 3: 1}  # calibrated: the signal itself; 0.0 counts as label 1
+
+
+def test_unlabel_forgets_the_evaluation_of_the_old_labels():
+    a = annealer(n=3, signal={0: 2.0, 1: -1.0, 2: 0.5})
+    a.state.labels = {0: 1, 1: 0}
+    before = a.current()
+    a.unlabel(1)
+    assert a.labels == {0: 1} and a.current() is not before and set(a.current().logodds) == {0}
