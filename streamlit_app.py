@@ -23,6 +23,18 @@ apart and used only to measure agreement — the search never sees it. If the co
 model, ICM stays at chance; the Evaluate page checks for that.
 """
 )
+st.subheader("Is ICM worth it on your data?")
+st.markdown(
+    """
+Not always, and the app says so. On the bundled movie-review sample the bundled 270M model's calibrated
+zero-shot answers (no demonstrations) agree with gold more often than its ICM labels do, and the model's own
+ceiling (each example predicted from all the others *correctly* labeled) is barely above zero-shot: there is
+no room for ICM to add anything. Every finished run therefore compares its labels with calibrated zero-shot
+(no gold needed) and says which the objective prefers; **Evaluate** puts simple baselines and the model's
+ceiling beside ICM. Where the ceiling is well above zero-shot (the GSM8K verification sample: 0.69 against
+0.47), ICM has room; whether it uses it is measured, run by run, in `docs/baselines.md`.
+"""
+)
 page_link("How ICM decides", "How ICM decides: one example, step by step, with a run's real numbers",
           info.id if info else None, icon=":material/school:")  # fmt: skip
 st.subheader("Where to start")

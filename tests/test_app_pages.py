@@ -101,6 +101,8 @@ def test_pages_are_classic_multipage_files_and_the_home_page_introduces_icm(icm_
     assert not at.exception and at.title[0].value == "ICM Studio"
     intro = at.markdown[0].value
     assert "Internal Coherence Maximization" in intro and "U(D) = α · P(D) − I(D)" in intro
+    assert "Is ICM worth it on your data?" in [h.value for h in at.subheader]  # said plainly on the home page
+    assert "zero-shot" in at.markdown[1].value and "ceiling" in at.markdown[1].value
     config = (ROOT / ".streamlit" / "config.toml").read_text()
     assert 'toolbarMode = "minimal"' in config  # no Deploy button
 
