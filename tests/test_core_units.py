@@ -423,7 +423,9 @@ def test_zero_shot_start_uses_the_runs_calibration_and_the_sign_rule():
     raw = Annealer(examples, Biased(signal), SearchConfig(k_init=4, init="zero_shot", iterations=0))
     raw.initialize()
     assert raw.labels == {0: 1, 1: 0, 2: 1, 3: 1}  # uncalibrated: 0.4, -2, 1.5, 1.0
-    cal = Annealer(examples, Biased(signal), SearchConfig(k_init=4, init="zero_shot", iterations=0, calibrate=True))
+    cal = Annealer(
+        examples, Biased(signal), SearchConfig(k_init=4, init="zero_shot", iterations=0, calibrate=True)
+    )
     cal.initialize()
     assert cal.labels == {0: 0, 1: 0, 2: 1, 3: 1}  # calibrated: the signal itself; 0.0 counts as label 1
 

@@ -33,13 +33,20 @@ from .live import job_watch
 from .tables import labels_table
 
 
+def _stored(store: Store, run_id: str, kind: str, pending: str) -> dict[str, Any] | None:
+    """The run's latest `kind` result, or None after saying (`pending`) when it will appear."""
+    found = store.latest_evaluation(run_id, kind)
+    if found is None:
+        st.caption(pending)
+    return found
+
+
 def zero_shot_check(store: Store, run_id: str) -> None:
     """The gold-free warning computed when the run ended: calibrated zero-shot against ICM's labels."""
-    check = store.latest_evaluation(run_id, "zero_shot_check")
-    if check is None:
-        st.caption("Shown when the run finishes: how far calibrated zero-shot labels (the model asked with no "
-                   "demonstrations) agree with ICM's, and which of the two the objective prefers.")  # fmt: skip
-    else:
+    check = _stored(store, run_id, "zero_shot_check", "Shown when the run finishes: how far calibrated zero-shot "
+                    "labels (the model asked with no demonstrations) agree with ICM's, and which of the two the "
+                    "objective prefers.")  # fmt: skip
+    if check is not None:
         (st.warning if check["warn"] else st.success)(check["message"], icon=":material/balance:")
 
 
@@ -144,11 +151,9 @@ def suspects(store: Store, run_id: str) -> None:
 
 def diagnosis(store: Store, run_id: str) -> None:
     """Did the search stop short, or does the objective prefer these labels to gold?"""
-    found = store.latest_evaluation(run_id, "diagnosis")
-    if found is None:
-        st.caption("Shown when the run finishes: U of the run's labels against U of gold on the same examples "
-                   "(without gold, the restart chains' U spread and label agreement).")  # fmt: skip
-    else:
+    found = _stored(store, run_id, "diagnosis", "Shown when the run finishes: U of the run's labels against U "
+                    "of gold on the same examples (without gold, the restart chains' U spread and label agreement).")  # fmt: skip
+    if found is not None:
         (st.success if found["verdict"] in ("gold", "converged") else st.warning)(
             f"**{found['title'][0].upper() + found['title'][1:]}.** {found['message']}"
         )
