@@ -392,7 +392,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             sweep_id = args.show or args.resume
             spec = store.job(sweep_id)
         else:
-            values = {"alpha": args.alpha, "k_init": args.k_init, "init": args.init, "seed": args.seeds}
+            values = {"alpha": args.alpha_values, "k_init": args.k_init_values, "init": args.init_values, "seed": args.seeds}
             if args.source_run:
                 info = store.run(args.source_run)
                 dataset, task, data_source = (
@@ -715,9 +715,11 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--name", help="name of the sweep (its runs are named after it and their setting)")
     sw.add_argument("--from", dest="source_run", metavar="RUN",
                     help="the data, task, model and other settings of this run (instead of a data file)")  # fmt: skip
-    sw.add_argument("--alpha", type=number(whole=False, minimum=1e-12), nargs="+", help="values of α")
-    sw.add_argument("--k-init", type=number(whole=True, minimum=1), nargs="+", help="values of K")
-    sw.add_argument("--init", nargs="+", choices=INITS, help="starts: random zero_shot")
+    sw.add_argument("--alpha", dest="alpha_values", type=number(whole=False, minimum=1e-12), nargs="+",
+                    help="values of α")  # fmt: skip
+    sw.add_argument("--k-init", dest="k_init_values", type=number(whole=True, minimum=1), nargs="+",
+                    help="values of K")  # fmt: skip
+    sw.add_argument("--init", dest="init_values", nargs="+", choices=INITS, help="starts: random zero_shot")
     sw.add_argument("--seeds", type=number(whole=True), nargs="+", default=[0], help="seeds of every setting")
     sw.add_argument("--resume", metavar="SWEEP", help="continue a sweep after a crash or stop")
     sw.add_argument("--show", metavar="SWEEP", help="print a stored sweep's summary (runs nothing)")

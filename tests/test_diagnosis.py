@@ -143,8 +143,9 @@ def test_icm_eval_prints_the_diagnosis(tmp_path, monkeypatch, capsys):
     test.write_text("".join(json.dumps({"text": f"held out {i}", "label": i % 2, "g": "x", "k": "a"}) + "\n"
                             for i in range(4)))  # fmt: skip
     monkeypatch.setattr(
-        report, "build_scorer", lambda examples, task, cfg: FakeScorer({i: 0.5 for i in range(40)})
+        report, "build_scorer", lambda examples, task, cfg, **_kw: FakeScorer({i: 0.5 for i in range(40)})
     )
+    monkeypatch.setattr(report, "load_model", lambda cfg: None)  # the model is loaded once, then shared
     assert (
         cli.main(["eval", run_id, "--test", str(test), "--seeds", "0", "--salience-samples", "0", "--quiet"])
         == 0

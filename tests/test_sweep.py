@@ -147,3 +147,22 @@ def test_the_sweep_form_refuses_bad_values_and_launches_the_command(icm_home, mo
     at.button(key="start_sweep").click().run()
     assert launched == [["sweep", "--from", run_id, "--alpha", "10.0", "25.0", "--k-init", "8",
                          "--init", "random", "--seeds", "0", "1"]]  # fmt: skip
+
+
+def test_cli_creates_a_sweep_from_a_data_file_with_the_swept_values(icm_home, monkeypatch):
+    """The swept options (lists) never reach the base SearchConfig: `icm sweep --alpha 10 50` once raised a
+    TypeError comparing a list with 0."""
+    import icm_app.scoring as scoring
+
+    def stop(*_a, **_k):
+        raise KeyboardInterrupt  # the runs exist once the model would load: stop there
+
+    monkeypatch.setattr(scoring, "build_scorer", stop)
+    assert main(["sweep", "--sample", "sentiment", "--limit", "6", "--alpha", "10", "50", "--k-init", "2",
+                 "--iterations", "3", "--seeds", "0", "1"]) == 130  # fmt: skip
+    (spec,) = [s for _, s in Store().jobs() if s.get("kind") == "sweep"]
+    searches = [Store().run(r["run_id"]).search for r in spec["runs"]]
+    assert [(s["alpha"], s["k_init"], s["seed"], s["iterations"]) for s in searches] == [
+        (10.0, 2, 0, 3), (10.0, 2, 1, 3), (50.0, 2, 0, 3), (50.0, 2, 1, 3),
+    ]  # fmt: skip
+    assert all(s["calibrate"] for s in searches)  # the sentiment preset's settings are the base
