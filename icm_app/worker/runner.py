@@ -17,7 +17,7 @@ from ..core.config import SearchConfig
 from ..core.overrides import fold_override
 from ..core.types import Scorer
 from ..errors import ServerUnavailableError
-from ..evaluation.baselines import zero_shot_check
+from ..evaluation.baselines import tokens_of, zero_shot_check
 from ..evaluation.diagnosis import diagnose
 from ..io.loaders import Dataset
 from ..scoring.bundled import Report
@@ -105,8 +105,6 @@ def chain_agreement(labels: dict[int, dict[str, Any]], chains: list[dict[str, An
     return {i: sum(f.get(i) == v["label"] for f in finals) / len(finals) for i, v in labels.items()}
 
 
-def _tokens(scorer: Scorer) -> int:
-    return int(getattr(getattr(scorer, "backend", scorer), "tokens_processed", 0))
 
 
 class Runner:
@@ -169,7 +167,7 @@ class Runner:
 
     def run(self, *, on_step: Callable[[dict[str, Any]], None] | None = None) -> RunSummary:
         """Iterate until the configured iterations are done or a pause/stop command arrives."""
-        start, tokens0 = time.perf_counter(), _tokens(self.scorer)
+        start, tokens0 = time.perf_counter(), tokens_of(self.scorer)
         self.store.set_status(self.run_id, "running")
         try:
             status = self._loop(on_step)
@@ -192,7 +190,7 @@ class Runner:
             run_id=self.run_id, status=status, iterations=last.get("iteration", 0),
             n_examples=len(self.examples), n_labeled=len(labels), U=last.get("U", math.nan),
             P=last.get("P", math.nan), I=last.get("I", 0), gold_agreement=gold_agreement(labels, self.gold),
-            seconds=time.perf_counter() - start, tokens=_tokens(self.scorer) - tokens0,
+            seconds=time.perf_counter() - start, tokens=tokens_of(self.scorer) - tokens0,
             diagnosis=found["message"] if found else None,
         )  # fmt: skip
 
@@ -223,18 +221,18 @@ class Runner:
         if a.needs_initialization:  # decided by the annealer alone, so step() and the runner agree
             if ended := self._commanded():  # sent while the model loaded: before the first evaluation
                 return ended
-            t0, k0 = time.perf_counter(), _tokens(self.scorer)
+            t0, k0 = time.perf_counter(), tokens_of(self.scorer)
             a.initialize()
-            self._record(None, _tokens(self.scorer) - k0, time.perf_counter() - t0)
+            self._record(None, tokens_of(self.scorer) - k0, time.perf_counter() - t0)
         while not a.done or (self.config.complete and a.unlabeled):
             if ended := self._commanded():
                 return ended
             self._apply_overrides()
-            t0, k0 = time.perf_counter(), _tokens(self.scorer)
+            t0, k0 = time.perf_counter(), tokens_of(self.scorer)
             result = a.step() if not a.done else a.complete_one()
             if result is None:  # an override labeled the last unlabeled example
                 continue
-            self._record(result, _tokens(self.scorer) - k0, time.perf_counter() - t0)
+            self._record(result, tokens_of(self.scorer) - k0, time.perf_counter() - t0)
             if on_step:
                 ev = a.current()
                 on_step({"iteration": a.state.iteration, "U": ev.U, "I": ev.I, "n_labeled": len(a.labels),
