@@ -379,6 +379,66 @@ def cmd_batches(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scale(args: argparse.Namespace) -> int:
+    """Scalable ICM (the paper's Algorithm 3) for data that does not fit a context: rounds in which each of F
+    folds is relabeled by a LoRA fine-tune on the other folds' labels, made consistent by Algorithm 4.
+    Example: icm scale data.jsonl --preset sentiment --folds 4 --rounds 2"""
+    from .core.folds import ScaleConfig
+    from .io.loaders import load_dataset
+    from .scoring import build_scorer
+    from .scoring.models import load_model
+    from .tasks.presets import TaskSpec
+    from .worker.scalable import LoraFoldModel, create_scale_job, load_scale_job, run_scale_job
+
+    with _store(args) as store:
+        if args.resume:
+            job = load_scale_job(store, args.resume)
+        else:
+            if args.sample:
+                filename, preset = SAMPLES[args.sample]
+                args.data, args.preset = str(SAMPLES_DIR / filename), args.preset or preset
+            if not args.data or not (args.preset or args.template):
+                raise CliError("give a data file (or --sample) and --preset or --template, or --resume JOB")
+            task = _task(args)
+            dataset = load_dataset(args.data, task, limit=args.limit)
+            config = _from_args(ScaleConfig, args)
+            search = _from_args(SearchConfig, args, {**task.search_overrides, "seed": config.seed,
+                                                     "calibrate": config.calibrate})  # fmt: skip
+            try:
+                job = create_scale_job(store, dataset, task, _from_args(ScorerConfig, args), config,
+                                       data_source=args.data, search=search)  # fmt: skip
+            except ValueError as e:
+                raise CliError(str(e)) from e
+        info = store.run(job.run_id)
+        task, scorer_config = TaskSpec.from_dict(info.task), ScorerConfig(**info.scorer)
+        examples, _ = store.search_examples(job.run_id)
+        say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+        say(f"job {job.id} (run {job.run_id}): {len(examples)} examples in folds of "
+            f"{[len(f) for f in job.folds]}, at most {job.settings.rounds} rounds")  # fmt: skip
+        loaded = load_model(scorer_config)
+        devices = args.devices or [None]
+        models = [LoraFoldModel(examples, task, scorer_config, job.settings,
+                                loaded=loaded if d is None else _on_device(loaded, d)) for d in devices]  # fmt: skip
+        run_scale_job(store, job, models, progress=say,
+                      scorer_factory=lambda ex, t, cfg: build_scorer(ex, t, cfg, loaded=loaded))  # fmt: skip
+    for r, entry in enumerate(job.rounds):
+        s = entry["summary"]
+        if s:
+            gold = f", gold agreement {s['gold_agreement']:.3f}" if s["gold_agreement"] is not None else ""
+            print(f"round {r + 1}: {s['changed']:.1%} changed, share of label 1 {s['share_1']:.2f}{gold}, "
+                  f"{s['seconds']:.0f} s")  # fmt: skip
+    print(f"job {job.id} {job.status}: labels in run {job.run_id}")
+    return 0
+
+
+def _on_device(loaded: tuple[Any, Any], device: str) -> tuple[Any, Any]:
+    """A copy of the loaded (model, tokenizer) on another device, for one fold trainer per local GPU."""
+    import copy
+
+    model, tokenizer = loaded
+    return copy.deepcopy(model).to(device), tokenizer
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Runs over values of α, K (k init), the start and seeds on the same data, one after another with the model
     loaded once; then gold agreement (where gold) and U per setting with the spread across seeds.
@@ -709,6 +769,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataclass_options(bt, SearchConfig)
     _add_dataclass_options(bt, ScorerConfig)
     bt.set_defaults(func=cmd_batches)
+
+    from .core.folds import ScaleConfig
+
+    sc = sub.add_parser("scale", parents=[task], help=cmd_scale.__doc__, description=cmd_scale.__doc__)
+    sc.add_argument("--limit", type=number(whole=True, minimum=1), help="use only the first N rows")
+    sc.add_argument("--resume", metavar="JOB", help="continue a job after a crash or stop, at its next fold")
+    sc.add_argument("--devices", nargs="*", metavar="DEVICE",
+                    help="train folds side by side, one per device (e.g. cuda:0 cuda:1); default: one after another")  # fmt: skip
+    _add_dataclass_options(sc, ScaleConfig)
+    _add_dataclass_options(sc, SearchConfig, skip=("seed", "calibrate", "init"))  # the start's Algorithm 1
+    _add_dataclass_options(sc, ScorerConfig)
+    sc.set_defaults(func=cmd_scale)
 
     sw = sub.add_parser("sweep", parents=[task], help=cmd_sweep.__doc__, description=cmd_sweep.__doc__)
     sw.add_argument("--limit", type=number(whole=True, minimum=1), help="use only the first N rows")

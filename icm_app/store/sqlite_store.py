@@ -722,8 +722,12 @@ class Store:
             raise RunNotFoundError(f"no job {job_id!r}")
         return json.loads(row[0])
 
+    def delete_job(self, job_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+
     def jobs(self) -> list[tuple[str, dict[str, Any]]]:
-        """Every stored job (batch jobs, sweeps) as (id, spec), by id."""
+        """Every stored job (batch jobs, sweeps, scalable-ICM jobs) as (id, spec), by id."""
         rows = self.db.execute("SELECT id, spec FROM jobs ORDER BY id").fetchall()
         return [(r[0], json.loads(r[1])) for r in rows]
 

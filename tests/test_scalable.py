@@ -1,0 +1,273 @@
+"""Scalable ICM (Algorithm 3): the fold assignment, a round checked call by call with a recording fake model
+(which examples each fold trained on and relabeled), pins, stop and resume after SIGKILL, and deletion."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import FakeScorer, hashed_signal, make_examples
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from icm_app.core.consistency import decide_by_confidence, group_members
+from icm_app.core.types import Example
+from icm_app.core.folds import ScaleConfig, assign_folds, changed_share, should_stop, training_ids
+from icm_app.io.loaders import build_dataset
+from icm_app.scoring.models import ScorerConfig
+from icm_app.store.sqlite_store import Store
+from icm_app.tasks.presets import TaskSpec
+from icm_app.worker.scalable import create_scale_job, delete_scale_job, load_scale_job, run_scale_job
+
+TASK = TaskSpec(name="t", template="Q: {text}\nA:", label_words=(" True", " False"))
+N = 24
+
+
+class RecordingModel:
+    """A FoldModel whose prediction for example i is a fixed signal, flipped on a fold model trained on labels
+    that call i "1" more often than not; every call is recorded."""
+
+    def __init__(self, signal: dict[int, float]) -> None:
+        self.signal, self.calls = signal, []
+
+    def train(self, ids, labels, folder, progress):
+        self.calls.append(("train", Path(folder).parent.name, Path(folder).name, sorted(ids),
+                           {i: labels[i] for i in ids}))  # fmt: skip
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "adapter.json").write_text(json.dumps({i: labels[i] for i in ids}))
+        return [1.0, 0.5]
+
+    def predict(self, folder, ids):
+        self.calls.append(("predict", None if folder is None else Path(folder).name, sorted(ids)))
+        share = 0.5
+        if folder is not None:
+            trained = json.loads((Path(folder) / "adapter.json").read_text())
+            share = sum(trained.values()) / len(trained)
+        return {i: self.signal[i] + (share - 0.5) for i in ids}
+
+
+def _job(store, config, rows=None):
+    rows = rows or [{"text": f"row {i}", "label": i % 2} for i in range(N)]
+    task = TaskSpec(**{**TASK.to_dict(), "gold_field": "label"}) if "label" in rows[0] else TASK
+    return create_scale_job(store, build_dataset(rows, task), task, ScorerConfig(), config, data_source="mem")
+
+
+def _no_subset_run(*_a):
+    raise AssertionError("a zero-shot start runs no Algorithm 1")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 4), min_size=2, max_size=30), st.integers(2, 5), st.integers(0, 3))
+def test_folds_partition_the_data_keep_groups_whole_and_follow_the_seed(sizes, folds, seed):
+    examples, idx = [], 0
+    for g, size in enumerate(sizes):
+        for _ in range(size):
+            examples.append(Example(idx, {"text": str(idx)}, str(g)))
+            idx += 1
+    if len(sizes) < folds:
+        with pytest.raises(ValueError, match="cannot fill"):
+            assign_folds(examples, folds, seed=seed)
+        return
+    out = assign_folds(examples, folds, seed=seed)
+    assert len(out) == folds and all(out)
+    assert sorted(i for f in out for i in f) == list(range(idx)), "every example in exactly one fold"
+    fold_of = {i: f for f, ids in enumerate(out) for i in ids}
+    for name, members in group_members(examples).items():
+        assert len({fold_of[e.idx] for e in members}) == 1, f"group {name} split"
+    assert max(map(len, out)) - min(map(len, out)) <= max(sizes), "balanced to within one group"
+    assert assign_folds(examples, folds, seed=seed) == out
+
+
+def test_fold_order_is_seeded_not_file_order():
+    examples = make_examples(40)
+    assert assign_folds(examples, 4, seed=0) != assign_folds(examples, 4, seed=1)
+    assert assign_folds(examples, 4, seed=0)[0] != list(range(10)), "not the file's first quarter"
+
+
+def test_training_ids_never_include_the_fold_and_skip_unlabeled():
+    folds = [[0, 1], [2, 3], [4, 5]]
+    assert training_ids(folds, 1, {0: 1, 1: 0, 2: 1, 4: 0}) == [0, 1, 4]
+
+
+def test_stopping_rule_and_changed_share():
+    c = ScaleConfig(rounds=3, min_changed=0.1)
+    assert not should_stop(0, None, c) and not should_stop(1, 0.5, c)
+    assert should_stop(1, 0.05, c) and should_stop(3, 0.9, c)
+    assert should_stop(1, 0.0, ScaleConfig(rounds=3, min_changed=0.01))
+    assert not should_stop(2, 0.01, ScaleConfig(rounds=3, min_changed=0.01)), "strictly fewer stops"
+    assert changed_share({0: 1, 1: 0}, {0: 1, 1: 1, 2: 0, 3: 0}) == 0.75, "one flipped, two new"
+
+
+@pytest.mark.parametrize("bad", [{"folds": 1}, {"rounds": 0}, {"init": "gold"}, {"min_changed": 2.0},
+                                 {"subset": 1}, {"lr": 0.0}])  # fmt: skip
+def test_bad_settings_are_refused(bad):
+    with pytest.raises(ValueError):
+        ScaleConfig(**bad)
+
+
+def test_a_round_call_by_call_never_trains_a_fold_on_itself(icm_home):
+    store = Store()
+    job = _job(store, ScaleConfig(folds=3, rounds=2, init="zero_shot", min_changed=0.0))
+    model = RecordingModel(hashed_signal(N))
+    run_scale_job(store, job, [model], scorer_factory=_no_subset_run)
+
+    start = decide_by_confidence(group_members(store.search_examples(job.run_id)[0]),
+                                 {i: hashed_signal(N)[i] for i in range(N)}, ())  # fmt: skip
+    assert model.calls[0] == ("predict", None, list(range(N))), "the start: the base model, every example"
+    trains = [c for c in model.calls if c[0] == "train"]
+    assert [(c[1], c[2]) for c in trains] == [(f"round-{r}", f"fold-{f}") for r in (1, 2) for f in (1, 2, 3)]
+    for r in range(2):
+        labels_before = start if r == 0 else store.labels_at(job.run_id, 1)
+        labels_before = {i: (v["label"] if isinstance(v, dict) else v) for i, v in labels_before.items()}
+        for f, fold in enumerate(job.folds):
+            _, _, _, ids, given_labels = trains[3 * r + f]
+            assert ids == sorted(set(range(N)) - set(fold)), "trained on every other fold, never its own"
+            assert given_labels == {i: labels_before[i] for i in ids}, "on the labels the round started with"
+    predicts = [c for c in model.calls if c[0] == "predict"][1:]
+    assert [c[2] for c in predicts] == [job.folds[f] for _ in range(2) for f in range(3)], "relabels its own fold"
+
+    job = load_scale_job(store, job.id)
+    assert job.status == "finished" and [bool(e["summary"]) for e in job.rounds] == [True, True]
+    final = store.current_labels(job.run_id)
+    logodds = {int(i): lo for d in job.rounds[1]["folds"] for i, lo in d["logodds"].items()}
+    assert final == decide_by_confidence(group_members(store.search_examples(job.run_id)[0]), logodds, ())
+    assert store.checkpoint(job.run_id)["iteration"] == 2
+    events = store.events(job.run_id)
+    assert [e["iteration"] for e in events] == [0, 1, 2]
+    assert events[-1]["gold_agreement"] == job.rounds[1]["summary"]["gold_agreement"]
+
+
+def test_pins_are_kept_by_every_round_and_used_for_training(icm_home):
+    store = Store()
+    job = _job(store, ScaleConfig(folds=2, rounds=2, init="zero_shot", min_changed=0.0))
+    signal = {i: 3.0 for i in range(N)}  # the model says 1 everywhere
+    store.add_override(job.run_id, 5, 0)
+    model = RecordingModel(signal)
+    run_scale_job(store, job, [model], scorer_factory=_no_subset_run)
+    labels = store.labels(job.run_id)
+    assert labels[5]["label"] == 0 and labels[5]["pinned"]
+    assert all(labels[i]["label"] == 1 for i in range(N) if i != 5)
+    for c in model.calls:
+        if c[0] == "train" and 5 in c[3]:
+            assert c[4][5] == 0, "the pinned label is what the fold model trains on"
+    assert not store.pending_overrides(job.run_id), "the override was applied"
+
+
+def test_an_icm_start_labels_a_subset_with_algorithm_1_and_the_first_round_labels_the_rest(icm_home):
+    store = Store()
+    job = _job(store, ScaleConfig(folds=2, rounds=1, init="icm", subset=8))
+    job.init["search"]["iterations"] = 6
+    job.init["search"]["k_init"] = 4
+    store.save_job(job.id, {**store.job(job.id), "init": job.init})
+    signal = hashed_signal(N)
+    sizes = []
+
+    def factory(examples, task, config):
+        sizes.append(len(examples))
+        return FakeScorer({e.idx: signal[e.idx] for e in examples})
+
+    run_scale_job(store, job, [RecordingModel(signal)], scorer_factory=factory)
+    job = load_scale_job(store, job.id)
+    assert sizes == [8]
+    assert store.run(job.init["run_id"]).status == "finished"
+    assert len(store.labels_at(job.run_id, 0)) == 8, "the start labels only the subset"
+    assert len(store.current_labels(job.run_id)) == N, "the first round labels every example"
+
+
+def test_a_stop_ends_the_job_after_the_fold_under_way_and_resume_finishes_it(icm_home):
+    store = Store()
+    job = _job(store, ScaleConfig(folds=3, rounds=1, init="zero_shot"))
+    model = RecordingModel(hashed_signal(N))
+    original = model.train
+
+    def train_then_stop(ids, labels, folder, progress):
+        store.send_command(job.run_id, "stop")
+        return original(ids, labels, folder, progress)
+
+    model.train = train_then_stop
+    run_scale_job(store, job, [model], scorer_factory=_no_subset_run)
+    job = load_scale_job(store, job.id)
+    assert job.status == "stopped" and store.run(job.run_id).status == "stopped"
+    assert [d is not None for d in job.rounds[0]["folds"]] == [True, False, False]
+    model.train = original
+    run_scale_job(store, job, [model], scorer_factory=_no_subset_run)
+    assert [c[2] for c in model.calls if c[0] == "train"] == ["fold-1", "fold-2", "fold-3"], "fold 1 not redone"
+    assert load_scale_job(store, job.id).status == "finished"
+
+
+def test_two_models_train_folds_side_by_side_with_the_same_result(icm_home):
+    store = Store()
+    config = ScaleConfig(folds=4, rounds=1, init="zero_shot")
+    one, two = _job(store, config), _job(store, config)
+    run_scale_job(store, one, [RecordingModel(hashed_signal(N))], scorer_factory=_no_subset_run)
+    pair = [RecordingModel(hashed_signal(N)), RecordingModel(hashed_signal(N))]
+    run_scale_job(store, two, pair, scorer_factory=_no_subset_run)
+    assert store.current_labels(one.run_id) == store.current_labels(two.run_id)
+    assert all(any(c[0] == "train" for c in m.calls) for m in pair), "both devices trained folds"
+
+
+def test_delete_removes_the_job_its_runs_and_its_adapters(icm_home):
+    store = Store()
+    job = _job(store, ScaleConfig(folds=2, rounds=1, init="zero_shot"))
+    run_scale_job(store, job, [RecordingModel(hashed_signal(N))], scorer_factory=_no_subset_run)
+    assert any(job.folder().rglob("adapter.json"))
+    delete_scale_job(store, job)
+    assert not job.folder().exists() and job.id not in dict(store.jobs())
+    assert job.run_id not in {r.id for r in store.runs()}
+
+
+KILLED = textwrap.dedent(
+    """
+    import os, signal, sys
+    sys.path.insert(0, "tests")
+    from test_scalable import RecordingModel, _job, _no_subset_run
+    from conftest import hashed_signal
+    from icm_app.core.types import Example
+    from icm_app.core.folds import ScaleConfig
+    from icm_app.store.sqlite_store import Store
+    from icm_app.worker.scalable import load_scale_job, run_scale_job
+
+    store = Store()
+    if sys.argv[1] == "create":
+        print(_job(store, ScaleConfig(folds=4, rounds=2, init="zero_shot", min_changed=0.0)).id)
+        sys.exit(0)
+    job = load_scale_job(store, sys.argv[1])
+    model = RecordingModel(hashed_signal(24))
+    original = model.train
+    def train(ids, labels, folder, progress):
+        if folder.parent.name == "round-2" and folder.name == "fold-2":
+            os.kill(os.getpid(), signal.SIGKILL)  # mid-fold: its adapter half written
+        return original(ids, labels, folder, progress)
+    model.train = train
+    run_scale_job(store, job, [model], scorer_factory=_no_subset_run)
+    """
+)
+
+
+def test_resume_after_sigkill_mid_fold_loses_nothing_and_matches_an_uninterrupted_job(icm_home, tmp_path):
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED)
+    env = {**os.environ, "ICM_HOME": str(icm_home), "PYTHONPATH": os.getcwd()}
+    run = lambda *a: subprocess.run([sys.executable, str(script), *a], env=env, capture_output=True, text=True)  # noqa: E731
+    job_id = run("create").stdout.strip()
+    killed = run(job_id)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+
+    store = Store()
+    job = load_scale_job(store, job_id)
+    assert job.rounds[1]["folds"][0] is not None and job.rounds[1]["folds"][1] is None
+    model = RecordingModel(hashed_signal(N))
+    run_scale_job(store, job, [model], scorer_factory=_no_subset_run)
+    trained = [(c[1], c[2]) for c in model.calls if c[0] == "train"]
+    assert trained == [("round-2", "fold-2"), ("round-2", "fold-3"), ("round-2", "fold-4")], "resumed at the fold"
+
+    fresh = _job(store, ScaleConfig(folds=4, rounds=2, init="zero_shot", min_changed=0.0))
+    run_scale_job(store, fresh, [RecordingModel(hashed_signal(N))], scorer_factory=_no_subset_run)
+    assert store.current_labels(job.run_id) == store.current_labels(fresh.run_id)
+    assert [e["iteration"] for e in store.events(job.run_id)] == [0, 1, 2]
