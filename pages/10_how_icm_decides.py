@@ -8,12 +8,14 @@ import streamlit as st
 
 from icm_app.ui.explain_view import explain_cost, label_word, steps
 from icm_app.ui.layout import page_frame
+from icm_app.ui.scale_view import stop_if_scale_run
 from icm_app.ui.live import job_watch
 from icm_app.ui.tables import labels_table
 from icm_app.worker.explain import result_kind
 from icm_app.worker.process import explain_state, start_explain
 
 store, info = page_frame("How ICM decides")
+stop_if_scale_run(store, info)
 run_id = info.id
 words = [w.strip() or repr(w) for w in info.task["label_words"]]  # label 1 = the first word
 

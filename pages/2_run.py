@@ -8,11 +8,13 @@ from icm_app.ui.fields import SCORER_FIELDS, SEARCH_FIELDS
 from icm_app.ui.forms import Spec, settings_form
 from icm_app.ui.layout import page_frame
 from icm_app.ui.run_view import RunState, live_view
+from icm_app.ui.scale_view import stop_if_scale_run
 from icm_app.worker.process import can_resume, is_alive, start_worker
 from icm_app.worker.queue import busy_runs
 
 store, info = page_frame("Run", status=False)  # the live progress line shows the status
 run_id = info.id
+stop_if_scale_run(store, info)
 if info.status in ("starting", "running") and not is_alive(info.worker_pid) and info.worker_pid:
     st.warning(
         "The worker stopped without finishing (crash or kill). Resume continues from the last checkpoint."

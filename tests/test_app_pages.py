@@ -92,7 +92,7 @@ def shown_run(at: AppTest) -> str:
 def test_pages_are_classic_multipage_files_and_the_home_page_introduces_icm(icm_home):
     assert sorted(FILES) == [
         "compare", "data", "evaluate", "export", "how_icm_decides", "labels", "replay", "review", "run", "runs",
-        "sweep",
+        "scale", "sweep",
     ]  # fmt: skip
     assert "st.navigation" not in (ROOT / "streamlit_app.py").read_text()
     for file in (ROOT / "pages").glob("*.py"):

@@ -271,3 +271,32 @@ def test_resume_after_sigkill_mid_fold_loses_nothing_and_matches_an_uninterrupte
     run_scale_job(store, fresh, [RecordingModel(hashed_signal(N))], scorer_factory=_no_subset_run)
     assert store.current_labels(job.run_id) == store.current_labels(fresh.run_id)
     assert [e["iteration"] for e in store.events(job.run_id)] == [0, 1, 2]
+
+
+def test_the_scale_page_shows_a_job_and_its_run_opens_on_every_run_page(icm_home):
+    from test_app_pages import FILES, go, page
+
+    store = Store()
+    job = _job(store, ScaleConfig(folds=3, rounds=2, init="zero_shot", min_changed=0.0))
+    run_scale_job(store, job, [RecordingModel(hashed_signal(N))], scorer_factory=_no_subset_run)
+    at = page("scale").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["round"]) == [0, 1, 2] and table["what"][0] == "start (zero_shot)"
+    assert list(table["gold_agreement"]) == [e["gold_agreement"] for e in store.events(job.run_id)]
+    assert "6/6 folds · finished" in at.get("progress")[0].proto.text
+    for name in sorted(FILES):
+        at = go(page("runs", run=job.run_id).run(), name)
+        assert not at.exception, name
+        if name in ("run", "replay", "how_icm_decides"):  # pages of a search: they point to Scale instead
+            assert any("scalable-ICM job" in i.value for i in at.info), name
+
+
+def test_icm_scale_refuses_bad_settings_with_a_message(icm_home, capsys):
+    from icm_app.cli import main
+
+    assert main(["scale", "--sample", "sentiment", "--folds", "1"]) != 0
+    assert "folds=1" in capsys.readouterr().err
+    assert main(["scale", "--sample", "sentiment", "--limit", "3", "--folds", "4"]) != 0
+    assert "cannot fill 4 folds" in capsys.readouterr().err
+    assert main(["scale"]) != 0 and "--resume JOB" in capsys.readouterr().err

@@ -242,3 +242,25 @@ def confusion_figure(labels: list[int], gold: list[int], words: tuple[str, str])
     fig.update_layout(title="ICM labels against gold (counts)", height=300, margin=dict(t=60),
                       yaxis=dict(autorange="reversed"))  # fmt: skip
     return fig
+
+
+def scale_figure(rounds: list[dict[str, Any]], losses: list[dict[str, Any]]) -> go.Figure:
+    """A scalable-ICM job per round (0: the start): labels changed, share of label 1, agreement with gold
+    (where the file has it), and each fold's training loss per step."""
+    with_gold = any(r["gold_agreement"] is not None for r in rounds)
+    titles = ["labels changed", "share of label 1"] + (["agreement with gold"] if with_gold else [])
+    titles.append("training loss per fold")
+    fig = make_subplots(rows=1, cols=len(titles), subplot_titles=titles)
+    x = [r["round"] for r in rounds]
+    for col, key in enumerate(["changed", "share_1", "gold_agreement"][: len(titles) - 1], start=1):
+        fig.add_trace(go.Scatter(x=x, y=[r[key] for r in rounds], mode="lines+markers", name=titles[col - 1],
+                                 marker_color=COLORS["gold_agreement" if key == "gold_agreement" else "U"]),
+                      row=1, col=col)  # fmt: skip
+        fig.update_xaxes(title_text="round", dtick=1, row=1, col=col)
+        fig.update_yaxes(range=[0, 1.05], row=1, col=col)
+    for fold in losses:
+        fig.add_trace(go.Scatter(y=fold["losses"], mode="lines", name=f"round {fold['round']} fold {fold['fold']}"),
+                      row=1, col=len(titles))  # fmt: skip
+    fig.update_xaxes(title_text="step", row=1, col=len(titles))
+    fig.update_layout(height=340, margin=dict(t=50, b=10), showlegend=False)
+    return fig

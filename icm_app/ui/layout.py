@@ -24,6 +24,7 @@ PAGES = [
     ("pages/9_replay.py", "Replay", ":material/replay:"),
     ("pages/10_how_icm_decides.py", "How ICM decides", ":material/school:"),
     ("pages/11_sweep.py", "Sweep", ":material/tune:"),
+    ("pages/12_scale.py", "Scale", ":material/stacks:"),
 ]
 PAGE = {title: path for path, title, _ in PAGES}
 

@@ -339,3 +339,41 @@ class LoraFoldModel:
         backend = TransformersBackend(model, self.tokenizer, self.task.label_words,
                                       mode=resolve_scoring(self.scorer_config.scoring, model))  # fmt: skip
         return zero_shot(PromptScorer(self.examples, self.task, backend), ids, calibrate=self.config.calibrate)
+
+
+def rounds_table(store: Store, job: ScaleJob) -> list[dict[str, Any]]:
+    """One row per checkpoint of the job's run: the start (round 0), then each finished round: labels changed,
+    share of label 1, gold agreement (None without gold; never used by the job) and seconds."""
+    events = {e["iteration"]: e for e in store.events(job.run_id)}
+    rows = []
+    if 0 in events:
+        labels = store.labels_at(job.run_id, 0)
+        ones = sum(v["label"] == 1 for v in labels.values())
+        rows.append({"round": 0, "what": f"start ({job.init.get('source', job.settings.init)})",
+                     "n_labeled": len(labels), "changed": None, "share_1": ones / max(1, len(labels)),
+                     "gold_agreement": events[0]["gold_agreement"], "seconds": job.init.get("seconds")})  # fmt: skip
+    for r, entry in enumerate(job.rounds):
+        if entry["summary"]:
+            rows.append({"round": r + 1, "what": f"round {r + 1}", **entry["summary"]})
+    return rows
+
+
+def progress_of(job: ScaleJob) -> tuple[int, int, float | None]:
+    """(folds done, folds in at most R rounds, seconds left at the mean fold time so far; None before one)."""
+    done = [d for e in job.rounds for d in e["folds"] if d is not None]
+    total = job.settings.rounds * len(job.folds)
+    if job.status == "finished":
+        return len(done), len(done), 0.0
+    mean = sum(d["seconds"] for d in done) / len(done) if done else None
+    return len(done), total, None if mean is None else mean * (total - len(done))
+
+
+def fold_losses(job: ScaleJob) -> list[dict[str, Any]]:
+    """Every saved fold's training loss per step, for the loss chart."""
+    return [{"round": r + 1, "fold": f + 1, "losses": d["losses"]}
+            for r, e in enumerate(job.rounds) for f, d in enumerate(e["folds"]) if d is not None]  # fmt: skip
+
+
+def job_of_run(store: Store, run_id: str) -> ScaleJob | None:
+    """The scalable-ICM job whose labels this run holds (its rounds are not a search the Run page can drive)."""
+    return next((j for j in scale_jobs(store) if j.run_id == run_id), None)
