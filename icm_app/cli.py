@@ -402,8 +402,9 @@ def cmd_scale(args: argparse.Namespace) -> int:
             task = _task(args)
             dataset = load_dataset(args.data, task, limit=args.limit)
             config = _from_args(ScaleConfig, args)
-            search = _from_args(SearchConfig, args, {**task.search_overrides, "seed": config.seed,
-                                                     "calibrate": config.calibrate})  # fmt: skip
+            own = {k: v for k, v in vars(args).items() if k not in ("init", "seed", "calibrate")}  # ScaleConfig's
+            search = _from_args(SearchConfig, argparse.Namespace(**own), {**task.search_overrides,
+                                "seed": config.seed, "calibrate": config.calibrate})  # fmt: skip
             try:
                 job = create_scale_job(store, dataset, task, _from_args(ScorerConfig, args), config,
                                        data_source=args.data, search=search)  # fmt: skip

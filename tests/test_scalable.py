@@ -300,3 +300,53 @@ def test_icm_scale_refuses_bad_settings_with_a_message(icm_home, capsys):
     assert main(["scale", "--sample", "sentiment", "--limit", "3", "--folds", "4"]) != 0
     assert "cannot fill 4 folds" in capsys.readouterr().err
     assert main(["scale"]) != 0 and "--resume JOB" in capsys.readouterr().err
+
+
+def test_icm_scale_gives_the_start_its_own_search_settings_not_the_jobs(icm_home, monkeypatch, capsys):
+    """--init, --seed and --calibrate are the job's; the subset's Algorithm 1 keeps a search start of its own
+    (a job's --init icm once reached SearchConfig, which refused it)."""
+    import icm_app.scoring.models as models
+    import icm_app.worker.scalable as scalable
+    from icm_app.cli import main
+
+    ran = []
+    monkeypatch.setattr(models, "load_model", lambda config: (None, None))
+    monkeypatch.setattr(scalable, "LoraFoldModel", lambda *a, **k: RecordingModel(hashed_signal(64)))
+    monkeypatch.setattr(scalable, "run_scale_job", lambda store, job, models, **k: ran.append(job) or job)
+    argv = ["scale", "--sample", "sentiment", "--limit", "20", "--init", "icm", "--seed", "3", "--iterations", "7"]
+    assert main(argv) == 0
+    (job,) = ran
+    assert job.settings.init == "icm" and job.settings.seed == 3
+    assert job.init["search"]["init"] == "random" and job.init["search"]["seed"] == 3
+    assert job.init["search"]["iterations"] == 7
+
+
+def test_a_real_round_on_a_tiny_model_learns_the_other_folds_labels_and_saves_each_adapter(icm_home):
+    """LoraFoldModel end to end (real LoRA, real zero-shot relabeling) on a tiny random model: items whose text
+    carries the label ("yes"/"no") are learned from the other folds and their fold predicted from that."""
+    from conftest import tiny_tokenizer
+    from test_transformers_backend import _llama
+
+    from icm_app.worker.scalable import LoraFoldModel
+
+    words = (" True", " False")
+    tok = tiny_tokenizer(words)
+    task = TaskSpec(name="t", template="{text} ->", label_words=words, gold_field="label")
+    rows = [{"text": ("yes" if i % 2 else "no") + f" {i % 5}", "label": i % 2} for i in range(16)]
+    store = Store()
+    config = ScaleConfig(folds=2, rounds=1, init="zero_shot", epochs=30, lr=5e-3, rank=4, batch_size=8,
+                         calibrate=False)  # fmt: skip
+    job = create_scale_job(store, build_dataset(rows, task), task, ScorerConfig(), config, data_source="mem")
+    # the start: the labels a perfect zero-shot would give (the random model knows nothing); the round learns them
+    model = LoraFoldModel(store.search_examples(job.run_id)[0], task, ScorerConfig(), config,
+                          loaded=(_llama(len(tok)), tok))  # fmt: skip
+    base_predict = model.predict
+    model.predict = lambda folder, ids: (
+        {i: 1.0 if rows[i]["label"] else -1.0 for i in ids} if folder is None else base_predict(folder, ids)
+    )
+    run_scale_job(store, job, [model], scorer_factory=_no_subset_run)
+    job = load_scale_job(store, job.id)
+    for fold in job.rounds[0]["folds"]:
+        assert Path(fold["adapter"], "adapter_config.json").exists()
+        assert fold["trained_on"] == 8 and fold["losses"][-1] < fold["losses"][0] / 2
+    assert job.rounds[0]["summary"]["gold_agreement"] >= 0.9, "each fold learned from the other's labels"
