@@ -8,8 +8,8 @@ import streamlit as st
 
 from icm_app.ui.explain_view import explain_cost, label_word, steps
 from icm_app.ui.layout import page_frame
-from icm_app.ui.scale_view import stop_if_scale_run
 from icm_app.ui.live import job_watch
+from icm_app.ui.scale_view import stop_if_scale_run
 from icm_app.ui.tables import labels_table
 from icm_app.worker.explain import result_kind
 from icm_app.worker.process import explain_state, start_explain

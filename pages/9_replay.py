@@ -5,9 +5,9 @@ import streamlit as st
 from icm_app.io.audit import audit_csv, audit_rows, example_text, label_history_rows
 from icm_app.ui.charts import plot_config
 from icm_app.ui.layout import page_frame
-from icm_app.ui.scale_view import stop_if_scale_run
 from icm_app.ui.live import rerun_when_changed, run_version
 from icm_app.ui.replay import curves_figure, labels_grid_figure, proposal_text, replay_frame
+from icm_app.ui.scale_view import stop_if_scale_run
 from icm_app.ui.tables import history_table
 from icm_app.worker.process import is_alive
 

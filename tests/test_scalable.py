@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from icm_app.core.consistency import decide_by_confidence, group_members
-from icm_app.core.types import Example
 from icm_app.core.folds import ScaleConfig, assign_folds, changed_share, should_stop, training_ids
+from icm_app.core.types import Example
 from icm_app.io.loaders import build_dataset
 from icm_app.scoring.models import ScorerConfig
 from icm_app.store.sqlite_store import Store
@@ -130,7 +130,9 @@ def test_a_round_call_by_call_never_trains_a_fold_on_itself(icm_home):
             assert ids == sorted(set(range(N)) - set(fold)), "trained on every other fold, never its own"
             assert given_labels == {i: labels_before[i] for i in ids}, "on the labels the round started with"
     predicts = [c for c in model.calls if c[0] == "predict"][1:]
-    assert [c[2] for c in predicts] == [job.folds[f] for _ in range(2) for f in range(3)], "relabels its own fold"
+    assert [c[2] for c in predicts] == [job.folds[f] for _ in range(2) for f in range(3)], (
+        "relabels its own fold"
+    )
 
     job = load_scale_job(store, job.id)
     assert job.status == "finished" and [bool(e["summary"]) for e in job.rounds] == [True, True]
@@ -197,7 +199,9 @@ def test_a_stop_ends_the_job_after_the_fold_under_way_and_resume_finishes_it(icm
     assert [d is not None for d in job.rounds[0]["folds"]] == [True, False, False]
     model.train = original
     run_scale_job(store, job, [model], scorer_factory=_no_subset_run)
-    assert [c[2] for c in model.calls if c[0] == "train"] == ["fold-1", "fold-2", "fold-3"], "fold 1 not redone"
+    assert [c[2] for c in model.calls if c[0] == "train"] == ["fold-1", "fold-2", "fold-3"], (
+        "fold 1 not redone"
+    )
     assert load_scale_job(store, job.id).status == "finished"
 
 
@@ -254,7 +258,9 @@ def test_resume_after_sigkill_mid_fold_loses_nothing_and_matches_an_uninterrupte
     script = tmp_path / "killed.py"
     script.write_text(KILLED)
     env = {**os.environ, "ICM_HOME": str(icm_home), "PYTHONPATH": os.getcwd()}
-    run = lambda *a: subprocess.run([sys.executable, str(script), *a], env=env, capture_output=True, text=True)  # noqa: E731
+    run = lambda *a: subprocess.run(
+        [sys.executable, str(script), *a], env=env, capture_output=True, text=True
+    )  # noqa: E731
     job_id = run("create").stdout.strip()
     killed = run(job_id)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
@@ -265,7 +271,9 @@ def test_resume_after_sigkill_mid_fold_loses_nothing_and_matches_an_uninterrupte
     model = RecordingModel(hashed_signal(N))
     run_scale_job(store, job, [model], scorer_factory=_no_subset_run)
     trained = [(c[1], c[2]) for c in model.calls if c[0] == "train"]
-    assert trained == [("round-2", "fold-2"), ("round-2", "fold-3"), ("round-2", "fold-4")], "resumed at the fold"
+    assert trained == [("round-2", "fold-2"), ("round-2", "fold-3"), ("round-2", "fold-4")], (
+        "resumed at the fold"
+    )
 
     fresh = _job(store, ScaleConfig(folds=4, rounds=2, init="zero_shot", min_changed=0.0))
     run_scale_job(store, fresh, [RecordingModel(hashed_signal(N))], scorer_factory=_no_subset_run)
@@ -313,7 +321,19 @@ def test_icm_scale_gives_the_start_its_own_search_settings_not_the_jobs(icm_home
     monkeypatch.setattr(models, "load_model", lambda config: (None, None))
     monkeypatch.setattr(scalable, "LoraFoldModel", lambda *a, **k: RecordingModel(hashed_signal(64)))
     monkeypatch.setattr(scalable, "run_scale_job", lambda store, job, models, **k: ran.append(job) or job)
-    argv = ["scale", "--sample", "sentiment", "--limit", "20", "--init", "icm", "--seed", "3", "--iterations", "7"]
+    argv = [
+        "scale",
+        "--sample",
+        "sentiment",
+        "--limit",
+        "20",
+        "--init",
+        "icm",
+        "--seed",
+        "3",
+        "--iterations",
+        "7",
+    ]
     assert main(argv) == 0
     (job,) = ran
     assert job.settings.init == "icm" and job.settings.seed == 3

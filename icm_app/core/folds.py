@@ -15,7 +15,10 @@ from typing import Any
 
 from .types import Example
 
-SCALE_INITS = ("icm", "zero_shot")  # the first labels: Algorithm 1 on a subset that fits a context, or zero-shot
+SCALE_INITS = (
+    "icm",
+    "zero_shot",
+)  # the first labels: Algorithm 1 on a subset that fits a context, or zero-shot
 
 
 def _opt(default: Any, help: str) -> Any:

@@ -33,7 +33,9 @@ def form(store: Store, info: RunInfo | None) -> None:
     init = c[2].selectbox("Start", SCALE_INITS, key="scale_init",
                           format_func={"icm": "Algorithm 1 on a subset", "zero_shot": "zero-shot"}.get)  # fmt: skip
     subset = c[3].number_input("Subset (Algorithm 1 start)", 2, 512, d.subset, key="scale_subset")
-    stop = c[4].number_input("Stop below this share changed", 0.0, 1.0, d.min_changed, step=0.01, key="scale_stop")
+    stop = c[4].number_input(
+        "Stop below this share changed", 0.0, 1.0, d.min_changed, step=0.01, key="scale_stop"
+    )
     if st.button("Start the job", type="primary", key="start_scale"):
         args = ["scale", info.data_source, "--preset", info.task["name"], "--folds", str(folds), "--rounds",
                 str(rounds), "--init", init, "--subset", str(subset), "--min-changed", str(stop),
@@ -59,7 +61,10 @@ def jobs(store: Store, info: RunInfo | None) -> None:
     if not found:
         st.caption("No scalable-ICM job yet.")
         return
-    names = {j.id: f"{j.id} · {sum(len(f) for f in j.folds)} examples · F={len(j.folds)} · {j.status}" for j in found}
+    names = {
+        j.id: f"{j.id} · {sum(len(f) for f in j.folds)} examples · F={len(j.folds)} · {j.status}"
+        for j in found
+    }
     chosen = st.selectbox("Job", list(names), index=len(names) - 1, format_func=names.get, key="scale_shown")
     job = next(j for j in found if j.id == chosen)
     done, total, eta = progress_of(job)
@@ -71,15 +76,22 @@ def jobs(store: Store, info: RunInfo | None) -> None:
         st.plotly_chart(scale_figure(table, fold_losses(job)), key="scale_chart", config=plot_config())
         st.dataframe(table, hide_index=True)
     if live:
-        last = read_log(log_path(f"scale-{job.id}"), lines=1) or read_log(log_path(f"scale-from-{info.id}"), lines=1)
+        last = read_log(log_path(f"scale-{job.id}"), lines=1) or read_log(
+            log_path(f"scale-from-{info.id}"), lines=1
+        )
         st.info("Running…" + (f"  \nLatest: `{last[-160:]}`" if last else ""))
-        rerun_when_changed(lambda: json.dumps(store.job(job.id), sort_keys=True), json.dumps(store.job(job.id), sort_keys=True))
+        rerun_when_changed(
+            lambda: json.dumps(store.job(job.id), sort_keys=True),
+            json.dumps(store.job(job.id), sort_keys=True),
+        )
     _commands(store, job, live)
 
 
 def _commands(store: Store, job: ScaleJob, live: bool) -> None:
     c = st.columns(4)
-    c[0].page_link(PAGE["Labels"], label="Its labels", icon=":material/label:", query_params=run_link(job.run_id))
+    c[0].page_link(
+        PAGE["Labels"], label="Its labels", icon=":material/label:", query_params=run_link(job.run_id)
+    )
     if live and c[1].button("Stop after the fold under way", key="scale_stop_job"):
         store.send_command(job.run_id, "stop")
         st.info("Stop sent: the job ends after the fold under way; Resume continues from the next one.")

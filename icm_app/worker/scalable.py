@@ -194,9 +194,9 @@ def start_labels(store: Store, job: ScaleJob, model: FoldModel, *,
 def run_round(store: Store, job: ScaleJob, r: int, models: Sequence[FoldModel], *,
               progress: Progress = lambda _m: None) -> dict[str, Any] | None:  # fmt: skip
     """Round r (0-based): each fold's model trains on the other folds' labels and predicts its own fold;
-    then Algorithm 4 over the predictions, pins kept. Folds already saved are not redone; a stop command ends
-the round after the folds under way (None: the round is unfinished). Several `models`
-    (one per device) train folds side by side; results are saved by this thread, one fold at a time."""
+        then Algorithm 4 over the predictions, pins kept. Folds already saved are not redone; a stop command ends
+    the round after the folds under way (None: the round is unfinished). Several `models`
+        (one per device) train folds side by side; results are saved by this thread, one fold at a time."""
     if len(job.rounds) <= r:
         labels, pins, _ = _labels_and_pins(store, job.run_id)
         job.rounds.append({"start_labels": {str(k): v for k, v in labels.items()},
@@ -237,7 +237,9 @@ the round after the folds under way (None: the round is unfinished). Several `mo
                 continue
             entry["folds"][f] = result
             _save(store, job)
-            loss = f", loss {result['losses'][0]:.3f} -> {result['losses'][-1]:.3f}" if result["losses"] else ""
+            loss = (
+                f", loss {result['losses'][0]:.3f} -> {result['losses'][-1]:.3f}" if result["losses"] else ""
+            )
             progress(f"round {r + 1} fold {f + 1}/{len(job.folds)}: trained on {result['trained_on']} examples"
                      f"{loss}, {result['seconds']:.0f} s")  # fmt: skip
             if "stop" in store.pending_commands(job.run_id):
@@ -338,7 +340,9 @@ class LoraFoldModel:
             model = load_adapter(self.model, folder)
         backend = TransformersBackend(model, self.tokenizer, self.task.label_words,
                                       mode=resolve_scoring(self.scorer_config.scoring, model))  # fmt: skip
-        return zero_shot(PromptScorer(self.examples, self.task, backend), ids, calibrate=self.config.calibrate)
+        return zero_shot(
+            PromptScorer(self.examples, self.task, backend), ids, calibrate=self.config.calibrate
+        )
 
 
 def rounds_table(store: Store, job: ScaleJob) -> list[dict[str, Any]]:
