@@ -258,9 +258,10 @@ def test_resume_after_sigkill_mid_fold_loses_nothing_and_matches_an_uninterrupte
     script = tmp_path / "killed.py"
     script.write_text(KILLED)
     env = {**os.environ, "ICM_HOME": str(icm_home), "PYTHONPATH": os.getcwd()}
-    run = lambda *a: subprocess.run(
-        [sys.executable, str(script), *a], env=env, capture_output=True, text=True
-    )  # noqa: E731
+
+    def run(*a):
+        return subprocess.run([sys.executable, str(script), *a], env=env, capture_output=True, text=True)
+
     job_id = run("create").stdout.strip()
     killed = run(job_id)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
