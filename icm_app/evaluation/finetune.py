@@ -79,16 +79,17 @@ def finetune(
 
 
 def _batch_loss(model: Any, batch: list[tuple[list[int], int]], tokenizer: Any, device: Any) -> Any:
-    """Right-padded batch; the loss reads each prompt's last position."""
+    """Right-padded batch; the loss reads each prompt's last position, the only one projected onto the
+    vocabulary (`logits_to_keep`: the bundled model's 262k-word head costs more than its layers)."""
     import torch
 
     width = max(len(ids) for ids, _ in batch)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     ids = torch.tensor([x + [pad] * (width - len(x)) for x, _ in batch], device=device)
     mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x, _ in batch], device=device)
-    logits = model(input_ids=ids, attention_mask=mask).logits
-    last = torch.tensor([len(x) - 1 for x, _ in batch], device=device)
-    picked = logits[torch.arange(len(batch), device=device), last].float()
+    last = torch.tensor([[len(x) - 1] for x, _ in batch], device=device)
+    logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=last).logits
+    picked = logits.reshape(len(batch), -1, logits.shape[-1])[:, -1].float()
     return torch.nn.functional.cross_entropy(picked, torch.tensor([y for _, y in batch], device=device))
 
 

@@ -222,7 +222,12 @@ def run_round(store: Store, job: ScaleJob, r: int, models: Sequence[FoldModel], 
             t0 = time.perf_counter()
             ids = training_ids(job.folds, f, train_labels)
             folder = job.folder() / f"round-{r + 1}" / f"fold-{f + 1}"
-            losses = model.train(ids, train_labels, folder, lambda s, n, loss: None) if ids else []
+
+            def step(s: int, n: int, loss: float) -> None:
+                if s == n or s % 10 == 0:
+                    progress(f"round {r + 1} fold {f + 1}/{len(job.folds)}: step {s}/{n}, loss {loss:.3f}")
+
+            losses = model.train(ids, train_labels, folder, step) if ids else []
             trained = time.perf_counter() - t0
             logodds = model.predict(folder if ids else None, job.folds[f])
             return f, {"adapter": str(folder) if ids else None, "trained_on": len(ids), "losses": losses,
