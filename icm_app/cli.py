@@ -70,6 +70,17 @@ def _task(args: argparse.Namespace):
     return dataclasses.replace(task, **overrides)  # re-validated: a gold column is refused, not set
 
 
+def _sample_task(args: argparse.Namespace, otherwise: str):
+    """The task of `--sample NAME` (its file and preset) or of a data file with --preset/--template, for the
+    commands that can also continue something (`otherwise` names how)."""
+    if args.sample:
+        filename, preset = SAMPLES[args.sample]
+        args.data, args.preset = str(SAMPLES_DIR / filename), args.preset or preset
+    if not args.data or not (args.preset or args.template):
+        raise CliError(f"give a data file (or --sample) and --preset or --template, {otherwise}")
+    return _task(args)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Label a dataset. Example: icm run --sample sentiment --iterations 60"""
     from .io.loaders import load_dataset
@@ -356,12 +367,7 @@ def cmd_batches(args: argparse.Namespace) -> int:
         if args.resume:
             job = load_job(store, args.resume)
         else:
-            if args.sample:
-                filename, preset = SAMPLES[args.sample]
-                args.data, args.preset = str(SAMPLES_DIR / filename), args.preset or preset
-            if not args.data or not (args.preset or args.template):
-                raise CliError("give a data file (or --sample) and --preset or --template, or --resume JOB")
-            task = _task(args)
+            task = _sample_task(args, "or --resume JOB")
             dataset = load_dataset(args.data, task)
             search = _from_args(SearchConfig, args, task.search_overrides)
             job = create_job(store, dataset, task, search, _from_args(ScorerConfig, args), data_source=args.data,
@@ -394,12 +400,7 @@ def cmd_scale(args: argparse.Namespace) -> int:
         if args.resume:
             job = load_scale_job(store, args.resume)
         else:
-            if args.sample:
-                filename, preset = SAMPLES[args.sample]
-                args.data, args.preset = str(SAMPLES_DIR / filename), args.preset or preset
-            if not args.data or not (args.preset or args.template):
-                raise CliError("give a data file (or --sample) and --preset or --template, or --resume JOB")
-            task = _task(args)
+            task = _sample_task(args, "or --resume JOB")
             dataset = load_dataset(args.data, task, limit=args.limit)
             config = _from_args(ScaleConfig, args)
             own = {k: v for k, v in vars(args).items() if k not in ("init", "seed", "calibrate")}  # ScaleConfig's
@@ -463,16 +464,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 )
                 base, scorer_config = SearchConfig.from_dict(info.search), ScorerConfig(**info.scorer)
             else:
-                if args.sample:
-                    filename, preset = SAMPLES[args.sample]
-                    args.data, args.preset = str(SAMPLES_DIR / filename), args.preset or preset
-                if not args.data or not (args.preset or args.template):
-                    raise CliError(
-                        "give a data file (or --sample) and --preset or --template, --from RUN, or --resume SWEEP"
-                    )
                 from .io.loaders import load_dataset
 
-                task, data_source = _task(args), args.data
+                task, data_source = _sample_task(args, "--from RUN, or --resume SWEEP"), args.data
                 dataset = load_dataset(args.data, task, limit=args.limit)
                 base, scorer_config = (
                     _from_args(SearchConfig, args, task.search_overrides),
