@@ -371,3 +371,24 @@ def test_a_real_round_on_a_tiny_model_learns_the_other_folds_labels_and_saves_ea
         assert Path(fold["adapter"], "adapter_config.json").exists()
         assert fold["trained_on"] == 8 and fold["losses"][-1] < fold["losses"][0] / 2
     assert job.rounds[0]["summary"]["gold_agreement"] >= 0.9, "each fold learned from the other's labels"
+
+
+def test_a_round_makes_each_group_consistent_and_keeps_groups_in_one_fold(icm_home):
+    """Exclusive groups of three, a model that says 1 for everything: after the round (Algorithm 4) each group
+    holds exactly one 1, its most confident member; no group was split across folds."""
+    from icm_app.core.consistency import find_violations
+
+    task = TaskSpec(name="g", template="Q: {text}\nA:", label_words=(" True", " False"), group_field="g",
+                    rules=("exclusive",), key_field="k")  # fmt: skip
+    rows = [{"text": f"row {i}", "g": str(i // 3), "k": "abc"[i % 3]} for i in range(N)]
+    store = Store()
+    dataset = build_dataset(rows, task)
+    job = create_scale_job(store, dataset, task, ScorerConfig(), ScaleConfig(folds=3, rounds=1, init="zero_shot"),
+                           data_source="mem")  # fmt: skip
+    fold_of = {i: f for f, ids in enumerate(job.folds) for i in ids}
+    assert all(len({fold_of[3 * g + j] for j in range(3)}) == 1 for g in range(N // 3))
+    signal = {i: 1.0 + (i % 3) for i in range(N)}  # member "c" (i % 3 == 2) is the most confident
+    run_scale_job(store, job, [RecordingModel(signal)], scorer_factory=_no_subset_run)
+    labels = store.current_labels(job.run_id)
+    assert not find_violations(group_members(dataset.examples), labels, task.rules)
+    assert labels == {i: int(i % 3 == 2) for i in range(N)}
