@@ -204,8 +204,7 @@ def run_round(store: Store, job: ScaleJob, r: int, models: Sequence[FoldModel], 
                            "folds": [None] * len(job.folds), "summary": None})  # fmt: skip
         _save(store, job)
     entry = job.rounds[r]
-    start = {int(k): v for k, v in entry["start_labels"].items()}
-    train_labels = {**start, **{int(k): v for k, v in entry["pins"].items()}}
+    train_labels = {int(k): v for k, v in entry["start_labels"].items()}  # pinned labels included
     todo = [f for f, done in enumerate(entry["folds"]) if done is None]
     free: queue.Queue[FoldModel] = queue.Queue()
     for m in models:
