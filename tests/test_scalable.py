@@ -392,3 +392,20 @@ def test_a_round_makes_each_group_consistent_and_keeps_groups_in_one_fold(icm_ho
     labels = store.current_labels(job.run_id)
     assert not find_violations(group_members(dataset.examples), labels, task.rules)
     assert labels == {i: int(i % 3 == 2) for i in range(N)}
+
+
+@pytest.mark.model
+def test_icm_scale_on_the_bundled_model_labels_every_example_and_saves_each_fold(icm_home):
+    """A real, small job through the CLI (16 examples, F = 2, one round, one epoch; about 30 s on 2 cores)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "icm_app.cli", "scale", "--sample", "sentiment", "--limit", "16", "--folds", "2",
+         "--rounds", "1", "--init", "zero_shot", "--epochs", "1"],
+        capture_output=True, text=True, env={**os.environ, "ICM_HOME": str(icm_home)}, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "round 1 fold 2/2: trained on 8 examples" in done.stderr
+    assert "round 1:" in done.stdout and "gold agreement" in done.stdout
+    store = Store()
+    (job,) = [load_scale_job(store, j) for j, spec in store.jobs() if spec.get("kind") == "scale"]
+    assert job.status == "finished" and len(store.current_labels(job.run_id)) == 16
+    assert all(Path(f["adapter"], "adapter_config.json").exists() for f in job.rounds[0]["folds"])
