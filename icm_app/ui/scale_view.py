@@ -20,7 +20,11 @@ from .live import rerun_when_changed
 
 def form(store: Store, info: RunInfo | None) -> None:
     """F, R, the start and the stopping share; the job labels every example of the open run's data file."""
-    if info is None or info.task.get("name") not in PRESETS:
+    if info is None:
+        st.info("No run yet: create one on the Data page to label its whole data file here. Jobs made with "
+                "`icm scale DATA …` on the command line are listed below.")  # fmt: skip
+        return
+    if info.task.get("name") not in PRESETS:
         st.caption("Open a run made from a preset task (Data page) to label its whole data file here; "
                    "any task: `icm scale DATA --template …` on the command line.")  # fmt: skip
         return
