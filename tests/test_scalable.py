@@ -409,3 +409,19 @@ def test_icm_scale_on_the_bundled_model_labels_every_example_and_saves_each_fold
     (job,) = [load_scale_job(store, j) for j, spec in store.jobs() if spec.get("kind") == "scale"]
     assert job.status == "finished" and len(store.current_labels(job.run_id)) == 16
     assert all(Path(f["adapter"], "adapter_config.json").exists() for f in job.rounds[0]["folds"])
+
+
+def test_a_zero_shot_start_decides_each_group_around_its_pins(icm_home):
+    """A pin set before the job starts is one of Algorithm 4's decided members at the start too (once the
+    start only pasted pins over its labels, leaving a group with two True answers)."""
+    task = TaskSpec(name="g", template="Q: {text}\nA:", label_words=(" True", " False"), group_field="g",
+                    rules=("exclusive",), key_field="k")  # fmt: skip
+    rows = [{"text": f"row {i}", "g": str(i // 3), "k": "abc"[i % 3]} for i in range(N)]
+    store = Store()
+    job = create_scale_job(store, build_dataset(rows, task), task, ScorerConfig(),
+                           ScaleConfig(folds=2, rounds=1, init="zero_shot"), data_source="mem")  # fmt: skip
+    store.add_override(job.run_id, 0, 1)  # member "a" of group 0; the model prefers "c"
+    signal = {i: 1.0 + (i % 3) for i in range(N)}
+    run_scale_job(store, job, [RecordingModel(signal)], scorer_factory=_no_subset_run)
+    start = {i: v["label"] for i, v in store.labels_at(job.run_id, 0).items()}
+    assert [start[i] for i in (0, 1, 2)] == [1, 0, 0]

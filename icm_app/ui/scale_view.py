@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 
 import streamlit as st
 
@@ -84,10 +85,8 @@ def jobs(store: Store, info: RunInfo | None) -> None:
             log_path(f"scale-from-{info.id}"), lines=1
         )
         st.info("Running…" + (f"  \nLatest: `{last[-160:]}`" if last else ""))
-        rerun_when_changed(
-            lambda: json.dumps(store.job(job.id), sort_keys=True),
-            json.dumps(store.job(job.id), sort_keys=True),
-        )
+        seen = json.dumps(asdict(job), sort_keys=True)  # the job as this draw read it
+        rerun_when_changed(lambda: json.dumps(store.job(job.id), sort_keys=True), seen)
     _commands(store, job, live)
 
 

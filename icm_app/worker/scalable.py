@@ -127,10 +127,13 @@ def _labels_and_pins(store: Store, run_id: str) -> tuple[Labels, dict[int, int],
         idx = o["idx"]
         label, pinned = fold_override(labels.get(idx), idx in pins, kind=o.get("kind") or "override",
                                       new_label=o["new_label"], new_pinned=bool(o["pinned"]))  # fmt: skip
-        labels.pop(idx, None) if label is None else labels.__setitem__(idx, label)
         pins.pop(idx, None)
-        if pinned and label is not None:
-            pins[idx] = label
+        if label is None:
+            labels.pop(idx, None)
+        else:
+            labels[idx] = label
+            if pinned:
+                pins[idx] = label
     return labels, pins, [o["id"] for o in pending]
 
 
@@ -163,10 +166,11 @@ def start_labels(store: Store, job: ScaleJob, model: FoldModel, *,
     task = TaskSpec.from_dict(info.task)
     examples, _ = store.search_examples(job.run_id)
     t0 = time.perf_counter()
+    _, pins, applied = _labels_and_pins(store, job.run_id)
     if config.init == "zero_shot":
         progress(f"start: zero-shot predictions for {len(examples)} examples")
         logodds = model.predict(None, [e.idx for e in examples])
-        labels = decide_by_confidence(group_members(examples), logodds, task.rules)
+        labels = decide_by_confidence(group_members(examples), logodds, task.rules, pinned=pins)
     else:
         logodds = {}
         if not job.init.get("run_id"):
@@ -184,7 +188,6 @@ def start_labels(store: Store, job: ScaleJob, model: FoldModel, *,
             Runner(store, sub, scorer_factory(sub_examples, task, ScorerConfig(**info.scorer))).run()
         rows_of = {e["idx"]: e["row"]["_row"] for e in store.examples(sub)}
         labels = {rows_of[i]: y for i, y in store.current_labels(sub).items()}
-    _, pins, applied = _labels_and_pins(store, job.run_id)
     labels.update(pins)
     job.init.update(source=config.init, seconds=time.perf_counter() - t0, n_labeled=len(labels))
     _record(store, job, 0, labels, pins, applied, logodds, job.init["seconds"])
@@ -194,9 +197,9 @@ def start_labels(store: Store, job: ScaleJob, model: FoldModel, *,
 def run_round(store: Store, job: ScaleJob, r: int, models: Sequence[FoldModel], *,
               progress: Progress = lambda _m: None) -> dict[str, Any] | None:  # fmt: skip
     """Round r (0-based): each fold's model trains on the other folds' labels and predicts its own fold;
-        then Algorithm 4 over the predictions, pins kept. Folds already saved are not redone; a stop command ends
-    the round after the folds under way (None: the round is unfinished). Several `models`
-        (one per device) train folds side by side; results are saved by this thread, one fold at a time."""
+    then Algorithm 4 over the predictions, pins kept. Folds already saved are not redone; a stop command ends
+    the round after the folds under way (None: the round is unfinished). Several `models` (one per device)
+    train folds side by side; results are saved by this thread, one fold at a time."""
     if len(job.rounds) <= r:
         labels, pins, _ = _labels_and_pins(store, job.run_id)
         job.rounds.append({"start_labels": {str(k): v for k, v in labels.items()},
