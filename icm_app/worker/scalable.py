@@ -199,7 +199,8 @@ def run_round(store: Store, job: ScaleJob, r: int, models: Sequence[FoldModel], 
     """Round r (0-based): each fold's model trains on the other folds' labels and predicts its own fold;
     then Algorithm 4 over the predictions, pins kept. Folds already saved are not redone; a stop command ends
     the round after the folds under way (None: the round is unfinished). Several `models` (one per device)
-    train folds side by side; results are saved by this thread, one fold at a time."""
+    train folds side by side; each fold is saved, under a lock, before its model is handed to the next fold,
+    so a crash while fold f+1 trains never loses fold f."""
     if len(job.rounds) <= r:
         labels, pins, _ = _labels_and_pins(store, job.run_id)
         job.rounds.append({"start_labels": {str(k): v for k, v in labels.items()},
@@ -214,11 +215,12 @@ def run_round(store: Store, job: ScaleJob, r: int, models: Sequence[FoldModel], 
         free.put(m)
 
     stopping = threading.Event()
+    saving = threading.Lock()
 
-    def one(f: int) -> tuple[int, dict[str, Any] | None]:
+    def one(f: int) -> None:
         if stopping.is_set() or "stop" in store.pending_commands(job.run_id):
             stopping.set()
-            return f, None
+            return
         model = free.get()
         try:
             t0 = time.perf_counter()
@@ -232,25 +234,22 @@ def run_round(store: Store, job: ScaleJob, r: int, models: Sequence[FoldModel], 
             losses = model.train(ids, train_labels, folder, step) if ids else []
             trained = time.perf_counter() - t0
             logodds = model.predict(folder if ids else None, job.folds[f])
-            return f, {"adapter": str(folder) if ids else None, "trained_on": len(ids), "losses": losses,
-                       "train_seconds": trained, "seconds": time.perf_counter() - t0,
-                       "logodds": {str(i): lo for i, lo in logodds.items()}}  # fmt: skip
+            result = {"adapter": str(folder) if ids else None, "trained_on": len(ids), "losses": losses,
+                      "train_seconds": trained, "seconds": time.perf_counter() - t0,
+                      "logodds": {str(i): lo for i, lo in logodds.items()}}  # fmt: skip
+            with saving:
+                entry["folds"][f] = result
+                _save(store, job)
         finally:
             free.put(model)
+        loss = f", loss {losses[0]:.3f} -> {losses[-1]:.3f}" if losses else ""
+        progress(f"round {r + 1} fold {f + 1}/{len(job.folds)}: trained on {len(ids)} examples"
+                 f"{loss}, {result['seconds']:.0f} s")  # fmt: skip
+        if "stop" in store.pending_commands(job.run_id):
+            stopping.set()
 
     with ThreadPoolExecutor(max_workers=max(1, len(models))) as pool:
-        for f, result in pool.map(one, todo):
-            if result is None:
-                continue
-            entry["folds"][f] = result
-            _save(store, job)
-            loss = (
-                f", loss {result['losses'][0]:.3f} -> {result['losses'][-1]:.3f}" if result["losses"] else ""
-            )
-            progress(f"round {r + 1} fold {f + 1}/{len(job.folds)}: trained on {result['trained_on']} examples"
-                     f"{loss}, {result['seconds']:.0f} s")  # fmt: skip
-            if "stop" in store.pending_commands(job.run_id):
-                stopping.set()
+        list(pool.map(one, todo))  # re-raises a fold's error here
     if any(d is None for d in entry["folds"]):
         return None
     if entry["summary"] is None or store.checkpoint(job.run_id)["iteration"] < r + 1:
