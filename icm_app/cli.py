@@ -100,13 +100,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     search = _from_args(SearchConfig, args, task.search_overrides)
     scorer = _from_args(ScorerConfig, args)
     from .core.config import iterations_reason
-    from .worker.runner import create_run
 
     n = len(dataset.examples)
     if search.iterations is None:
         print(iterations_reason(n), file=sys.stderr)
     with _store(args) as store:
-        run_id = create_run(store, dataset, task, search, scorer, data_source=args.data, name=args.name or "")
+        run_id = store.create_run(dataset, task, search, scorer, data_source=args.data, name=args.name or "")
         resolved = search.resolved(n)
         chains = f" x {resolved.restarts} chains" if resolved.restarts > 1 else ""
         print(f"run {run_id}: {n} examples, {resolved.iterations} iterations{chains}", file=sys.stderr)
@@ -447,7 +446,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     Example: icm sweep --sample sentiment --limit 32 --alpha 10 25 50 100 --seeds 0 1 2"""
     from .scoring import build_scorer
     from .tasks.presets import TaskSpec
-    from .worker.sweep import create_sweep, run_dataset, run_sweep, summarize, sweep_points
+    from .worker.sweep import create_sweep, run_sweep, summarize, sweep_points
 
     with _store(args) as store:
         if args.show or args.resume:
@@ -458,7 +457,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             if args.source_run:
                 info = store.run(args.source_run)
                 dataset, task, data_source = (
-                    run_dataset(store, info.id),
+                    store.dataset(info.id),
                     TaskSpec.from_dict(info.task),
                     info.data_source,
                 )

@@ -14,7 +14,6 @@ from icm_app.tasks.template import TemplateError
 from icm_app.ui import data_view as view
 from icm_app.ui.layout import page_frame, page_link
 from icm_app.ui.state import open_run
-from icm_app.worker.runner import create_run
 
 store, _ = page_frame("Data", needs_run=False)
 source = st.radio("Source", ["Bundled sample", "Upload a file"], horizontal=True, key="source")
@@ -110,7 +109,7 @@ default_name = f"{len(task.classes)}-class on {path.name}" if multi else f"{pres
 name = st.text_input("Run name", default_name, key=f"run_name_{scope}_{multi}")
 if st.button("Create run", type="primary", key="create"):
     search = SearchConfig.from_dict({**SearchConfig().to_dict(), **task.search_overrides})
-    run_id = create_run(store, dataset, task, search, ScorerConfig(), data_source=str(path), name=name)
+    run_id = store.create_run(dataset, task, search, ScorerConfig(), data_source=str(path), name=name)
     open_run(run_id)
     st.success(f"Created run `{run_id}`. Set its model and hyper-parameters on the Run page.")
     page_link("Run", "Go to Run", run_id, icon=":material/play_arrow:")

@@ -30,7 +30,7 @@ from icm_app.scoring import build_scorer  # noqa: E402
 from icm_app.scoring.models import ScorerConfig, load_model  # noqa: E402
 from icm_app.store.sqlite_store import Store  # noqa: E402
 from icm_app.tasks.presets import get_preset  # noqa: E402
-from icm_app.worker.runner import Runner, create_run  # noqa: E402
+from icm_app.worker.runner import Runner  # noqa: E402
 from icm_app.worker.sweep import create_sweep, run_sweep, summarize, sweep_points  # noqa: E402
 
 SCORER = ScorerConfig()
@@ -78,7 +78,7 @@ def one_run(store: Store, name: str, limit: int | None, iterations: int, title: 
     """One run of a bundled sample with its preset's settings, on the shared model."""
     dataset, task, source = sample(name, limit)
     search = SearchConfig(**{**SearchConfig().to_dict(), **task.search_overrides, "iterations": iterations})
-    run_id = create_run(store, dataset, task, search, SCORER, data_source=source, name=title)
+    run_id = store.create_run(dataset, task, search, SCORER, data_source=source, name=title)
     t0 = time.perf_counter()
     Runner(store, run_id, scorer_for(store, run_id)).run()
     print(f"<!-- {title}: run {run_id} in {time.perf_counter() - t0:.0f} s -->", flush=True)
@@ -132,8 +132,8 @@ def part_demo_runs(
     for seed in seeds:
         config = SearchConfig(**{**SearchConfig().to_dict(), **task.search_overrides, "iterations": iterations,
                                  "seed": seed})  # fmt: skip
-        run_id = create_run(
-            store, dataset, task, config, SCORER, data_source=source, name=f"{name} seed {seed}"
+        run_id = store.create_run(
+            dataset, task, config, SCORER, data_source=source, name=f"{name} seed {seed}"
         )
         Runner(store, run_id, scorer_for(store, run_id)).run()
         runs.append(run_id)
@@ -197,7 +197,7 @@ def part_objective(
 
 def _run_exact(store: Store, config: SearchConfig, title: str, limit: int) -> str:
     dataset, task, source = sample("sentiment", limit)
-    run_id = create_run(store, dataset, task, config, SCORER, data_source=source, name=title)
+    run_id = store.create_run(dataset, task, config, SCORER, data_source=source, name=title)
     Runner(store, run_id, scorer_for(store, run_id)).run()
     return run_id
 
@@ -239,8 +239,8 @@ def part_demo(store: Store, part: str = "demo") -> None:
     )
     for name, limit in CANDIDATES[part]:
         dataset, task, source = candidate(name, limit)
-        run_id = create_run(store, dataset, task, SearchConfig(iterations=0), SCORER, data_source=source,
-                            name=f"demo candidate {name}")  # fmt: skip
+        run_id = store.create_run(dataset, task, SearchConfig(iterations=0), SCORER, data_source=source,
+                                  name=f"demo candidate {name}")  # fmt: skip
         objective, _, gold = run_objective(store, run_id, scorer_for(store, run_id))
         ids = sorted(gold)
         zs = argmax(zero_shot(objective.scorer, ids, calibrate=True))

@@ -21,7 +21,7 @@ from icm_app.paths import sample_path
 from icm_app.scoring.models import ScorerConfig
 from icm_app.store.sqlite_store import Store
 from icm_app.tasks.presets import TaskSpec
-from icm_app.worker.runner import Runner, create_run
+from icm_app.worker.runner import Runner
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = {p.stem.split("_", 1)[1]: p.name for p in (ROOT / "pages").glob("*.py")}
@@ -52,8 +52,8 @@ def make_run(name: str, iterations: int = 10, run: bool = True) -> str:
     task = TaskSpec(name="t", template="Text: {text}\nLabel:", gold_field="label", group_field="g",
                     rules=("exclusive",), key_field="k")  # fmt: skip
     rows = [{"text": f"item {i}", "label": i % 2, "g": str(i // 3), "k": str(i % 3)} for i in range(12)]
-    run_id = create_run(store, build_dataset(rows, task), task, SearchConfig(iterations=iterations), ScorerConfig(),
-                        data_source="mem", name=name)  # fmt: skip
+    run_id = store.create_run(build_dataset(rows, task), task, SearchConfig(iterations=iterations), ScorerConfig(),
+                              data_source="mem", name=name)  # fmt: skip
     if run:
         Runner(store, run_id, FakeScorer(hashed_signal(12))).run()
     return run_id
@@ -546,8 +546,8 @@ def test_evaluate_page_without_gold_shows_only_the_gold_free_columns(icm_home):
     store = Store()
     task = TaskSpec(name="t", template="Text: {text}\nLabel:")
     rows = [{"text": f"item {i}"} for i in range(12)]
-    run_id = create_run(store, build_dataset(rows, task), task, SearchConfig(iterations=5), ScorerConfig(),
-                        data_source="mem", name="no gold")  # fmt: skip
+    run_id = store.create_run(build_dataset(rows, task), task, SearchConfig(iterations=5), ScorerConfig(),
+                              data_source="mem", name="no gold")  # fmt: skip
     Runner(store, run_id, FakeScorer(hashed_signal(12))).run()
     _baselines_result(store, run_id)
     at = page("evaluate", run=run_id).run()

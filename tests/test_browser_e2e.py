@@ -190,15 +190,15 @@ def _seed_runs() -> tuple[str, str]:
     from icm_app.io.loaders import build_dataset
     from icm_app.scoring.models import ScorerConfig
     from icm_app.tasks.presets import TaskSpec
-    from icm_app.worker.runner import Runner, create_run
+    from icm_app.worker.runner import Runner
 
     store, ids = Store(), []
     task = TaskSpec(name="t", template="Text: {text}\nLabel:", gold_field="label", group_field="g",
                     rules=("exclusive",), key_field="k")  # fmt: skip
     rows = [{"text": f"item {i}", "label": i % 2, "g": str(i // 3), "k": str(i % 3)} for i in range(12)]
     for name in ("older run", "newer run"):
-        run_id = create_run(store, build_dataset(rows, task), task, SearchConfig(iterations=6), ScorerConfig(),
-                            data_source="mem", name=name)  # fmt: skip
+        run_id = store.create_run(build_dataset(rows, task), task, SearchConfig(iterations=6), ScorerConfig(),
+                                  data_source="mem", name=name)  # fmt: skip
         Runner(store, run_id, FakeScorer(hashed_signal(12))).run()
         store.add_override(run_id, 2, 1, who="Ada", note="pinned for the test")
         info = store.run(run_id)  # continued to 12 iterations: the override is applied at iteration 7

@@ -26,7 +26,7 @@ from icm_app.io.loaders import build_dataset
 from icm_app.scoring.models import ScorerConfig
 from icm_app.store.sqlite_store import RunNotFoundError, Store
 from icm_app.tasks.presets import TaskSpec
-from icm_app.worker.runner import Runner, create_run
+from icm_app.worker.runner import Runner
 
 TASK = TaskSpec(name="t", template="Text: {text}\nLabel:", gold_field="label")
 TEXTS = [f"review number {i}" for i in range(10)]
@@ -36,8 +36,8 @@ def labeled_run(store: Store, texts: list[str], labels: dict[str, int | None], *
                 gold: dict[str, int] | None = None) -> str:  # fmt: skip
     """A finished-looking run over `texts` (in that order) whose labels are `labels` by text (None: unlabeled)."""
     rows = [{"text": t, **({"label": gold[t]} if gold else {})} for t in texts]
-    run_id = create_run(store, build_dataset(rows, task), task, SearchConfig(iterations=5), ScorerConfig(),
-                        data_source="mem", name=name)  # fmt: skip
+    run_id = store.create_run(build_dataset(rows, task), task, SearchConfig(iterations=5), ScorerConfig(),
+                              data_source="mem", name=name)  # fmt: skip
     stored = {
         i: {"label": labels[t], "score": 0.0, "flips": 0, "pinned": False}
         for i, t in enumerate(texts)
@@ -50,8 +50,8 @@ def labeled_run(store: Store, texts: list[str], labels: dict[str, int | None], *
 
 def searched_run(store: Store, rows: list[dict], *, seed: int, name: str) -> str:
     """A real search (fake scorer) over `rows`: events, chains and labels as a run leaves them."""
-    run_id = create_run(store, build_dataset(rows, TASK), TASK, SearchConfig(iterations=12, seed=seed),
-                        ScorerConfig(), data_source="mem", name=name)  # fmt: skip
+    run_id = store.create_run(build_dataset(rows, TASK), TASK, SearchConfig(iterations=12, seed=seed),
+                              ScorerConfig(), data_source="mem", name=name)  # fmt: skip
     Runner(store, run_id, FakeScorer(hashed_signal(len(rows), seed))).run()
     return run_id
 

@@ -117,13 +117,13 @@ def test_the_run_page_draws_every_chain():
     from icm_app.scoring.models import ScorerConfig
     from icm_app.store.sqlite_store import Store
     from icm_app.tasks.presets import TaskSpec
-    from icm_app.worker.runner import Runner, create_run
+    from icm_app.worker.runner import Runner
 
     store = Store()
     task = TaskSpec(name="t", template="Text: {text}\nLabel:", gold_field="label")
     rows = [{"text": f"item {i}", "label": i % 2} for i in range(N)]
-    run_id = create_run(store, build_dataset(rows, task), task, SearchConfig(iterations=5, restarts=2),
-                        ScorerConfig(), data_source="mem")  # fmt: skip
+    run_id = store.create_run(build_dataset(rows, task), task, SearchConfig(iterations=5, restarts=2),
+                              ScorerConfig(), data_source="mem")  # fmt: skip
     Runner(store, run_id, FakeScorer(SIGNAL)).run()
     at = page("run", run=run_id).run()
     charts = [c for c in at.get("plotly_chart")]

@@ -14,7 +14,6 @@ from icm_app.io.loaders import build_dataset
 from icm_app.scoring.models import ScorerConfig
 from icm_app.store.sqlite_store import Store
 from icm_app.tasks.presets import TaskSpec
-from icm_app.worker.runner import create_run
 
 
 def test_gold_and_test_items_never_enter_the_icm_context():
@@ -72,8 +71,8 @@ def test_run_labels_separate_the_searchs_labels_from_overrides(icm_home):
     store = Store()
     task = TaskSpec(name="t", template="{text}")
     rows = [{"text": f"t{i}"} for i in range(4)]
-    run_id = create_run(
-        store, build_dataset(rows, task), task, SearchConfig(), ScorerConfig(), data_source="m"
+    run_id = store.create_run(
+        build_dataset(rows, task), task, SearchConfig(), ScorerConfig(), data_source="m"
     )
     state = {"labels": {"0": 1, "1": 0}, "pinned": {}, "iteration": 1}
     store.record_step(run_id, {"iteration": 1}, state, {}, {})

@@ -23,7 +23,7 @@ from icm_app.store.sqlite_store import Store
 from icm_app.tasks.presets import TaskSpec
 from icm_app.worker import explain as job
 from icm_app.worker.process import explain_state, start_explain
-from icm_app.worker.runner import Runner, create_run
+from icm_app.worker.runner import Runner
 
 WORDS = (" yes", " no")
 TASK = TaskSpec(name="t", template="Text: {text}\nLabel:", label_words=WORDS)
@@ -195,8 +195,8 @@ def fake_run(store: Store) -> tuple[str, FakeScorer]:
     task = TaskSpec(name="t", template="Text: {text}\nLabel:", label_words=WORDS, group_field="g",
                     key_field="k", rules=("exclusive",), gold_field="label")  # fmt: skip
     rows = [{"text": f"item {i}", "label": i % 2, "g": str(i // 3), "k": str(i % 3)} for i in range(9)]
-    run_id = create_run(store, build_dataset(rows, task), task, SearchConfig(iterations=12), ScorerConfig(),
-                        data_source="mem", name="explain run")  # fmt: skip
+    run_id = store.create_run(build_dataset(rows, task), task, SearchConfig(iterations=12), ScorerConfig(),
+                              data_source="mem", name="explain run")  # fmt: skip
     scorer = FakeScorer(hashed_signal(9))
     Runner(store, run_id, scorer).run()
     return run_id, scorer

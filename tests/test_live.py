@@ -11,14 +11,14 @@ from icm_app.scoring.models import ScorerConfig
 from icm_app.store.sqlite_store import Store
 from icm_app.tasks.presets import TaskSpec
 from icm_app.ui.live import phase_line
-from icm_app.worker.runner import Runner, create_run, phase_reporter
+from icm_app.worker.runner import Runner, phase_reporter
 
 
 def new_run(store: Store, iterations: int = 4) -> str:
     task = TaskSpec(name="t", template="Text: {text}\nLabel:")
     rows = [{"text": e.fields["text"]} for e in make_examples(8)]
-    return create_run(store, build_dataset(rows, task), task, SearchConfig(iterations=iterations, k_init=2),
-                      ScorerConfig(), data_source="mem")  # fmt: skip
+    return store.create_run(build_dataset(rows, task), task, SearchConfig(iterations=iterations, k_init=2),
+                            ScorerConfig(), data_source="mem")  # fmt: skip
 
 
 def test_the_phase_line_says_what_how_far_and_how_long():

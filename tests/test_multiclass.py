@@ -22,7 +22,7 @@ from icm_app.scoring.models import ScorerConfig
 from icm_app.store.sqlite_store import Store
 from icm_app.tasks.multiclass import ClassError, gold_class, multiclass_task, parse_classes
 from icm_app.tasks.presets import TaskSpec, get_preset
-from icm_app.worker.runner import Runner, create_run
+from icm_app.worker.runner import Runner
 
 FILE = Path(__file__).parent / "data" / "three_classes.csv"
 CLASSES = ("positive", "negative", "neutral")
@@ -32,8 +32,8 @@ GOLD = ["positive", "negative", "neutral", "positive", "neutral", "negative"]  #
 def three_class_run(store: Store) -> tuple[str, TaskSpec]:
     task = multiclass_task("text", "positive, negative, neutral", gold_field="label")
     dataset = load_dataset(FILE, task)
-    run_id = create_run(store, dataset, task, SearchConfig(iterations=40, seed=0), ScorerConfig(),
-                        data_source=str(FILE), name="three classes")  # fmt: skip
+    run_id = store.create_run(dataset, task, SearchConfig(iterations=40, seed=0), ScorerConfig(),
+                              data_source=str(FILE), name="three classes")  # fmt: skip
     return run_id, task
 
 

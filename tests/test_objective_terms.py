@@ -16,7 +16,7 @@ from icm_app.io.loaders import build_dataset
 from icm_app.scoring.models import ScorerConfig
 from icm_app.store.sqlite_store import Store
 from icm_app.tasks.presets import TaskSpec
-from icm_app.worker.runner import Runner, create_run
+from icm_app.worker.runner import Runner
 
 TERMS = ("U", "alpha", "P", "rule_violations", "proportion_weight", "proportion_excess")
 
@@ -58,7 +58,7 @@ def stored_run(store: Store, iterations: int = 6) -> str:
     config = SearchConfig(
         iterations=iterations, min_share=0.4, max_share=0.6, proportion_weight=3.0, alpha=5.0
     )
-    return create_run(store, build_dataset(rows, task), task, config, ScorerConfig(), data_source="mem")
+    return store.create_run(build_dataset(rows, task), task, config, ScorerConfig(), data_source="mem")
 
 
 def test_events_and_exports_carry_the_named_terms():

@@ -23,7 +23,7 @@ from icm_app.scoring.openai_backend import (
 from icm_app.scoring.prompts import PromptScorer
 from icm_app.store.sqlite_store import Store
 from icm_app.tasks.presets import TaskSpec
-from icm_app.worker.runner import Runner, create_run
+from icm_app.worker.runner import Runner
 
 WORDS = (" True", " False")
 
@@ -168,7 +168,7 @@ def test_a_run_pauses_when_its_server_dies_and_resumes_when_it_is_back(icm_home,
     data = build_dataset(rows, task)
     store = Store()
     config = ScorerConfig(model="openai:" + server.url, model_name="m")
-    run_id = create_run(store, data, task, SearchConfig(iterations=20), config, data_source="mem")
+    run_id = store.create_run(data, task, SearchConfig(iterations=20), config, data_source="mem")
 
     def scorer(url: str) -> PromptScorer:
         return PromptScorer(data.examples, task, backend(url))

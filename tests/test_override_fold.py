@@ -17,7 +17,7 @@ from icm_app.io.loaders import build_dataset
 from icm_app.scoring.models import ScorerConfig
 from icm_app.store.sqlite_store import Store
 from icm_app.tasks.presets import TaskSpec
-from icm_app.worker.runner import Runner, create_run
+from icm_app.worker.runner import Runner
 
 N = 6
 TASK = TaskSpec(name="t", template="Text: {text}\nLabel:", gold_field="label")
@@ -57,8 +57,8 @@ def test_store_runner_and_table_agree_on_every_sequence_of_overrides(ops):
     with tempfile.TemporaryDirectory() as home:
         store = Store(Path(home) / "runs.sqlite")
         rows = [{"text": f"item {i}", "label": i % 2} for i in range(N)]
-        run_id = create_run(store, build_dataset(rows, TASK), TASK, SearchConfig(iterations=2, k_init=2, complete=False),
-                            ScorerConfig(), data_source="mem", name="fold")  # fmt: skip
+        run_id = store.create_run(build_dataset(rows, TASK), TASK, SearchConfig(iterations=2, k_init=2, complete=False),
+                                  ScorerConfig(), data_source="mem", name="fold")  # fmt: skip
         Runner(store, run_id, FakeScorer(hashed_signal(N))).run()  # some labeled, some not
         expected = {i: (v["label"], v["pinned"]) for i, v in store.labels(run_id).items()}
         for kind, idx, label, pinned in ops:

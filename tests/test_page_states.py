@@ -18,7 +18,7 @@ from icm_app.io.loaders import build_dataset
 from icm_app.scoring.models import ScorerConfig
 from icm_app.store.sqlite_store import Store
 from icm_app.tasks.presets import TaskSpec
-from icm_app.worker.runner import Runner, create_run
+from icm_app.worker.runner import Runner
 
 PAGES = ["home", *sorted(FILES)]
 
@@ -45,8 +45,8 @@ def _restarts() -> str:
     store = Store()
     task = TaskSpec(name="t", template="Text: {text}\nLabel:", gold_field="label")
     rows = [{"text": f"item {i}", "label": i % 2} for i in range(10)]
-    run_id = create_run(store, build_dataset(rows, task), task, SearchConfig(iterations=4, restarts=2),
-                        ScorerConfig(), data_source="mem", name="restarts")  # fmt: skip
+    run_id = store.create_run(build_dataset(rows, task), task, SearchConfig(iterations=4, restarts=2),
+                              ScorerConfig(), data_source="mem", name="restarts")  # fmt: skip
     Runner(store, run_id, FakeScorer(hashed_signal(10))).run()
     return run_id
 

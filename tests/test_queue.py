@@ -128,7 +128,6 @@ def test_a_queued_worker_on_the_bundled_model_waits_then_runs(icm_home):
     from icm_app.scoring.models import ScorerConfig
     from icm_app.tasks.presets import get_preset
     from icm_app.worker.process import is_alive, start_worker, worker_log
-    from icm_app.worker.runner import create_run
 
     store = Store()
     holder = subprocess.Popen(["sleep", "600"])  # the other run's worker
@@ -137,7 +136,7 @@ def test_a_queued_worker_on_the_bundled_model_waits_then_runs(icm_home):
         task = get_preset("sentiment")
         dataset = load_dataset(str(sample_path("sentiment")), task, limit=4)
         search = SearchConfig.from_dict({**task.search_overrides, "iterations": 2, "k_init": 2})
-        mine = create_run(store, dataset, task, search, ScorerConfig(), data_source="test", name="queued")
+        mine = store.create_run(dataset, task, search, ScorerConfig(), data_source="test", name="queued")
         pid = start_worker(store, mine, queue=True)
         deadline = time.time() + 60
         while "waiting for “the long one” to end" not in (store.run(mine).phase or {}).get("text", ""):

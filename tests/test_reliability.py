@@ -18,7 +18,7 @@ from icm_app.scoring.models import ScorerConfig
 from icm_app.store.sqlite_store import Store
 from icm_app.tasks.presets import TaskSpec
 from icm_app.tasks.template import TemplateError, render, template_fields
-from icm_app.worker.runner import Runner, create_run
+from icm_app.worker.runner import Runner
 
 TASK = TaskSpec(name="t", template="Text: {text}\nLabel:", gold_field="label")
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -103,8 +103,8 @@ def test_cli_reports_bad_input_in_one_line_and_creates_no_run(tmp_path, capsys):
 # -- concurrency ------------------------------------------------------------------------------------
 def _new_run(store: Store, iterations: int) -> str:
     rows = [{"text": f"item {i}", "label": i % 2} for i in range(12)]
-    return create_run(store, build_dataset(rows, TASK), TASK, SearchConfig(iterations=iterations), ScorerConfig(),
-                      data_source="mem")  # fmt: skip
+    return store.create_run(build_dataset(rows, TASK), TASK, SearchConfig(iterations=iterations), ScorerConfig(),
+                            data_source="mem")  # fmt: skip
 
 
 def test_two_runs_a_reader_and_overrides_at_once_lose_nothing(icm_home):

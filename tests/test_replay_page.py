@@ -62,13 +62,13 @@ def test_a_run_with_restarts_has_a_chain_selector(icm_home):
     from icm_app.io.loaders import build_dataset
     from icm_app.scoring.models import ScorerConfig
     from icm_app.tasks.presets import TaskSpec
-    from icm_app.worker.runner import Runner, create_run
+    from icm_app.worker.runner import Runner
 
     store = Store()
     task = TaskSpec(name="t", template="Text: {text}\nLabel:", gold_field="label")
     rows = [{"text": f"item {i}", "label": i % 2} for i in range(10)]
-    run_id = create_run(store, build_dataset(rows, task), task, SearchConfig(iterations=8, restarts=2),
-                        ScorerConfig(), data_source="mem")  # fmt: skip
+    run_id = store.create_run(build_dataset(rows, task), task, SearchConfig(iterations=8, restarts=2),
+                              ScorerConfig(), data_source="mem")  # fmt: skip
     Runner(store, run_id, FakeScorer(hashed_signal(10))).run()
     at = page("replay", run=run_id).run()
     assert not at.exception

@@ -12,7 +12,7 @@ from icm_app.scoring.models import ScorerConfig
 from icm_app.store import sqlite_store
 from icm_app.store.sqlite_store import Store
 from icm_app.tasks.presets import TaskSpec
-from icm_app.worker.runner import Runner, create_run
+from icm_app.worker.runner import Runner
 
 N = 14
 
@@ -21,7 +21,7 @@ def new_run(store: Store, **cfg) -> str:
     task = TaskSpec(name="t", template="Text: {text}\nLabel:", gold_field="label")
     dataset = build_dataset([{"text": f"item {i}", "label": i % 2} for i in range(N)], task)
     config = SearchConfig(**{"iterations": 12, "k_init": 4, **cfg})
-    return create_run(store, dataset, task, config, ScorerConfig(), data_source="mem")
+    return store.create_run(dataset, task, config, ScorerConfig(), data_source="mem")
 
 
 def run(store: Store, run_id: str) -> Runner:

@@ -18,7 +18,7 @@ from icm_app.io.loaders import build_dataset
 from icm_app.scoring.models import ScorerConfig
 from icm_app.store.sqlite_store import Store
 from icm_app.tasks.presets import TaskSpec
-from icm_app.worker.runner import Runner, create_run
+from icm_app.worker.runner import Runner
 
 LONG = " ".join(f"word{i}" for i in range(120))  # far longer than any table cell shows
 
@@ -30,8 +30,8 @@ def long_run() -> str:
         name="t", template="Text: {text}\nLabel:", gold_field="label", label_words=(" good", " bad")
     )
     rows = [{"text": f"item {i}: {LONG} end{i}", "label": i % 2} for i in range(12)]
-    run_id = create_run(store, build_dataset(rows, task), task, SearchConfig(iterations=10), ScorerConfig(),
-                        data_source="mem", name="long")  # fmt: skip
+    run_id = store.create_run(build_dataset(rows, task), task, SearchConfig(iterations=10), ScorerConfig(),
+                              data_source="mem", name="long")  # fmt: skip
     Runner(store, run_id, FakeScorer(hashed_signal(12))).run()
     return run_id
 

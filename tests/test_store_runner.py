@@ -14,7 +14,7 @@ from icm_app.io.loaders import build_dataset, load_dataset
 from icm_app.scoring.models import ScorerConfig
 from icm_app.store.sqlite_store import MIGRATIONS, Store
 from icm_app.tasks.presets import TaskSpec, get_preset
-from icm_app.worker.runner import Runner, create_run
+from icm_app.worker.runner import Runner
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "paper"
 
@@ -23,8 +23,8 @@ def new_run(store: Store, n: int = 12, iterations: int = 15, **cfg) -> str:
     task = TaskSpec(name="t", template="Text: {text}\nLabel:", gold_field="label")
     rows = [{"text": f"item {i}", "label": i % 2} for i in range(n)]
     dataset = build_dataset(rows, task)
-    return create_run(
-        store, dataset, task, SearchConfig(iterations=iterations, **cfg), ScorerConfig(), data_source="mem"
+    return store.create_run(
+        dataset, task, SearchConfig(iterations=iterations, **cfg), ScorerConfig(), data_source="mem"
     )
 
 

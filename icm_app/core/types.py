@@ -1,13 +1,15 @@
-"""The data model the search works on: examples, queries to the model, and the scorer interface.
+"""The data model the search works on: examples, queries to the model, and the scorer interface; and the
+dataset a run is created from.
 
-Gold labels never appear here: the search cannot see what it is not given.
+Gold labels never reach the search: a Dataset keeps them apart from its examples, and the search is given
+the examples only (it cannot see what it is not given).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 Labels = dict[int, int]  # example idx -> 0 (second label word) or 1 (first label word)
 
@@ -20,6 +22,16 @@ class Example:
     fields: Mapping[str, str] = field(hash=False)
     group: str | None = None
     key: str | None = None
+
+
+@dataclass
+class Dataset:
+    """Examples for the search, the raw rows (for export), and gold labels kept apart (evaluation only).
+    io/loaders.py builds one from a file; the store creates a run from one and reads one back."""
+
+    examples: list[Example]
+    rows: list[dict[str, Any]]
+    gold: dict[int, int] | None
 
 
 @dataclass(frozen=True)

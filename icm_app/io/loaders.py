@@ -9,11 +9,10 @@ import json
 import math
 import os
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..core.types import Example
+from ..core.types import Dataset, Example
 from ..errors import DataError  # raised here; the callers of the loaders catch it
 from ..tasks.presets import TaskSpec
 from ..tasks.template import TemplateError
@@ -24,15 +23,6 @@ DEFAULT_MAX_INPUT_MB = 1024  # override with $ICM_MAX_INPUT_MB; the app's upload
 
 def max_input_bytes() -> int:
     return int(float(os.environ.get("ICM_MAX_INPUT_MB") or DEFAULT_MAX_INPUT_MB) * 2**20)
-
-
-@dataclass
-class Dataset:
-    """Examples for the search, the raw rows (for export), and gold labels kept apart (evaluation only)."""
-
-    examples: list[Example]
-    rows: list[dict[str, Any]]
-    gold: dict[int, int] | None
 
 
 def read_rows(path: str | Path, *, notes: list[str] | None = None) -> list[dict[str, Any]]:

@@ -18,9 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..core.config import SearchConfig
 from ..core.overrides import fold_override
-from ..core.types import Example
+from ..core.types import Dataset, Example
 from ..paths import icm_home
+from ..scoring.models import ScorerConfig, model_label
+from ..tasks.presets import TaskSpec
 
 SQL_TRACE = "ICM_SQL_TRACE"  # a file: every statement of every Store in the process is appended to it
 
@@ -241,33 +244,35 @@ class Store:
     # -- runs --------------------------------------------------------------------------------------
     def create_run(
         self,
+        dataset: Dataset,
+        task: TaskSpec,
+        search: SearchConfig,
+        scorer: ScorerConfig,
         *,
-        name: str,
-        task: dict[str, Any],
-        search: dict[str, Any],
-        scorer: dict[str, Any],
         data_source: str,
-        model: str,
-        examples: list[dict[str, Any]],
+        name: str = "",
     ) -> str:
-        """Store a new run with its examples; `examples` items: idx, fields, group, key, gold, row."""
+        """Store a new run: its full resolved config (an unset iteration budget filled in for its size), its
+        examples with their rows, and (apart from them) their gold labels. The one way a run is created."""
         run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         now = time.time()
+        gold = dataset.gold or {}
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO runs (id, name, created, updated, status, task, search, scorer, data_source, "
                 "model, message, worker_pid) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (run_id, name, now, now, "created", json.dumps(task), json.dumps(search),
-                 json.dumps(scorer), data_source, model, None, None),
+                (run_id, name or f"{task.name} on {data_source}", now, now, "created",
+                 json.dumps(task.to_dict()), json.dumps(search.resolved(len(dataset.examples)).to_dict()),
+                 json.dumps(scorer.to_dict()), data_source, model_label(scorer), None, None),
             )  # fmt: skip
             if len(MIGRATIONS) >= 8:  # history complete from the start (replayable); tests may stop at 7
                 db.execute("UPDATE runs SET history = 1 WHERE id = ?", (run_id,))
             db.executemany(
                 "INSERT INTO examples VALUES (?,?,?,?,?,?,?)",
                 [
-                    (run_id, e["idx"], json.dumps(e["fields"]), e.get("group"), e.get("key"),
-                     e.get("gold"), json.dumps(e.get("row", {}), default=str))
-                    for e in examples
+                    (run_id, e.idx, json.dumps(dict(e.fields)), e.group, e.key, gold.get(e.idx),
+                     json.dumps(dataset.rows[e.idx], default=str))
+                    for e in dataset.examples
                 ],
             )  # fmt: skip
         return run_id
@@ -364,6 +369,16 @@ class Store:
         rows = self.examples(run_id)
         examples = [Example(r["idx"], r["fields"], r["group"], r["key"]) for r in rows]
         return examples, {r["idx"]: r["gold"] for r in rows if r["gold"] is not None}
+
+    def dataset(self, run_id: str) -> Dataset:
+        """A stored run's examples, rows and gold as the Dataset it was created from (a sweep started from
+        an open run reuses them)."""
+        stored = self.examples(run_id)
+        examples, gold = self.search_examples(run_id)
+        rows: list[dict[str, Any]] = [{} for _ in range(max((r["idx"] for r in stored), default=-1) + 1)]
+        for r in stored:
+            rows[r["idx"]] = r["row"]
+        return Dataset(examples, rows, gold or None)
 
     def example_count(self, run_id: str) -> int:
         return self.db.execute("SELECT count(*) FROM examples WHERE run_id = ?", (run_id,)).fetchone()[0]

@@ -7,8 +7,9 @@ from typing import Any
 
 import streamlit as st
 
+from ..core.types import Dataset
 from ..errors import DataError
-from ..io.loaders import Dataset, build_dataset
+from ..io.loaders import build_dataset
 from ..io.mapping import TEXT_NAMES, propose_gold
 from ..tasks.multiclass import class_template, multiclass_task
 from ..tasks.presets import TaskSpec

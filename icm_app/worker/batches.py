@@ -15,12 +15,12 @@ from typing import Any
 
 from ..core.batches import split_batches
 from ..core.config import SearchConfig
-from ..core.types import Example, Scorer
-from ..io.loaders import Dataset, build_dataset
+from ..core.types import Dataset, Example, Scorer
+from ..io.loaders import build_dataset
 from ..scoring.models import ScorerConfig
 from ..store.sqlite_store import Store
 from ..tasks.presets import TaskSpec
-from .runner import Runner, create_run
+from .runner import Runner
 
 ScorerFactory = Callable[[list[Example], TaskSpec, ScorerConfig], Scorer]
 
@@ -79,8 +79,8 @@ def run_job(
         if run_id is None:
             subset = [{**rows[i], "_row": i} for i in batch]
             dataset = build_dataset(subset, task)
-            run_id = create_run(store, dataset, task, SearchConfig.from_dict(job.search), scorer_config,
-                                data_source=job.data_source, name=f"{job.id} batch {j + 1}/{len(job.batches)}")  # fmt: skip
+            run_id = store.create_run(dataset, task, SearchConfig.from_dict(job.search), scorer_config,
+                                      data_source=job.data_source, name=f"{job.id} batch {j + 1}/{len(job.batches)}")  # fmt: skip
             job.run_ids[j] = run_id
             store.save_job(job.id, asdict(job))
         examples, _ = store.search_examples(run_id)

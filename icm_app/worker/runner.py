@@ -19,9 +19,7 @@ from ..core.types import Scorer
 from ..errors import ServerUnavailableError
 from ..evaluation.baselines import tokens_of, zero_shot_check
 from ..evaluation.diagnosis import diagnose
-from ..io.loaders import Dataset
 from ..scoring.bundled import Report
-from ..scoring.models import ScorerConfig, model_label
 from ..store.sqlite_store import Store
 from ..tasks.presets import TaskSpec
 
@@ -40,34 +38,6 @@ class RunSummary:
     seconds: float
     tokens: int
     diagnosis: str | None = None  # "search or objective?", when the run finished
-
-
-def create_run(
-    store: Store,
-    dataset: Dataset,
-    task: TaskSpec,
-    search: SearchConfig,
-    scorer: ScorerConfig,
-    *,
-    data_source: str,
-    name: str = "",
-) -> str:
-    """Store a new run: full resolved config (an unset iteration budget filled in for its size), examples
-    and (apart from them) gold labels."""
-    gold = dataset.gold or {}
-    return store.create_run(
-        name=name or f"{task.name} on {data_source}",
-        task=task.to_dict(),
-        search=search.resolved(len(dataset.examples)).to_dict(),
-        scorer=scorer.to_dict(),
-        data_source=data_source,
-        model=model_label(scorer),
-        examples=[
-            {"idx": e.idx, "fields": dict(e.fields), "group": e.group, "key": e.key,
-             "gold": gold.get(e.idx), "row": dataset.rows[e.idx]}
-            for e in dataset.examples
-        ],
-    )  # fmt: skip
 
 
 class StopRequested(Exception):

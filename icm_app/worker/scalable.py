@@ -27,13 +27,13 @@ from ..core.config import SearchConfig
 from ..core.consistency import decide_by_confidence, group_members
 from ..core.folds import ScaleConfig, assign_folds, changed_share, should_stop, training_ids
 from ..core.overrides import fold_override
-from ..core.types import Example, Labels, Scorer
-from ..io.loaders import Dataset, build_dataset
+from ..core.types import Dataset, Example, Labels, Scorer
+from ..io.loaders import build_dataset
 from ..paths import icm_home
 from ..scoring.models import ScorerConfig
 from ..store.sqlite_store import Store
 from ..tasks.presets import TaskSpec
-from .runner import Runner, create_run, gold_agreement
+from .runner import Runner, gold_agreement
 
 ScorerFactory = Callable[[list[Example], TaskSpec, ScorerConfig], Scorer]
 Progress = Callable[[str], None]
@@ -83,8 +83,8 @@ def create_scale_job(store: Store, dataset: Dataset, task: TaskSpec, scorer: Sco
         raise ValueError("scalable ICM fine-tunes the model: it needs a local model, not a server")
     folds = assign_folds(dataset.examples, config.folds, seed=config.seed)  # refuses too few groups, first
     job_id = "scale-" + time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:4]
-    run_id = create_run(store, dataset, task, SearchConfig(seed=config.seed), scorer, data_source=data_source,
-                        name=f"{job_id}: Algorithm 3, F={config.folds}, {len(dataset.examples)} examples")  # fmt: skip
+    run_id = store.create_run(dataset, task, SearchConfig(seed=config.seed), scorer, data_source=data_source,
+                              name=f"{job_id}: Algorithm 3, F={config.folds}, {len(dataset.examples)} examples")  # fmt: skip
     search = search or SearchConfig(seed=config.seed, calibrate=config.calibrate)
     job = ScaleJob(id=job_id, data_source=data_source, run_id=run_id, config=config.to_dict(),
                    folds=folds,
@@ -177,9 +177,9 @@ def start_labels(store: Store, job: ScaleJob, model: FoldModel, *,
             subset = set(split_batches(examples, config.subset, seed=config.seed)[0])
             rows = [{**e["row"], "_row": e["idx"]} for e in store.examples(job.run_id) if e["idx"] in subset]
             dataset = build_dataset(rows, task)
-            job.init["run_id"] = create_run(store, dataset, task, SearchConfig.from_dict(job.init["search"]),
-                                            ScorerConfig(**info.scorer), data_source=job.data_source,
-                                            name=f"{job.id}: Algorithm 1 on {len(subset)} examples (the start)")  # fmt: skip
+            job.init["run_id"] = store.create_run(dataset, task, SearchConfig.from_dict(job.init["search"]),
+                                                  ScorerConfig(**info.scorer), data_source=job.data_source,
+                                                  name=f"{job.id}: Algorithm 1 on {len(subset)} examples (the start)")  # fmt: skip
             _save(store, job)
         sub = job.init["run_id"]
         if store.run(sub).status != "finished":

@@ -18,12 +18,11 @@ from dataclasses import replace
 from typing import Any
 
 from ..core.config import SearchConfig
-from ..core.types import Scorer
-from ..io.loaders import Dataset
+from ..core.types import Dataset, Scorer
 from ..scoring.models import ScorerConfig
 from ..store.sqlite_store import Store
 from ..tasks.presets import TaskSpec
-from .runner import Runner, create_run, gold_agreement
+from .runner import Runner, gold_agreement
 
 SWEPT = ("alpha", "k_init", "init", "seed")  # the fields a sweep varies, in the order a setting is named
 SYMBOL = {"alpha": "α", "k_init": "K", "init": "init", "seed": "seed"}
@@ -41,16 +40,6 @@ def setting_name(values: dict[str, Any]) -> str:
     """'α=25 K=8' for a point's values without its seed: the runs the seeds spread over."""
     return " ".join(f"{SYMBOL[f]}={values[f]:g}" if isinstance(values[f], float) else f"{SYMBOL[f]}={values[f]}"
                     for f in SWEPT if f in values and f != "seed") or "base"  # fmt: skip
-
-
-def run_dataset(store: Store, run_id: str) -> Dataset:
-    """A stored run's examples, rows and gold as a Dataset (a sweep started from an open run reuses them)."""
-    stored = store.examples(run_id)
-    examples, gold = store.search_examples(run_id)
-    rows: list[dict[str, Any]] = [{} for _ in range(max((r["idx"] for r in stored), default=-1) + 1)]
-    for r in stored:
-        rows[r["idx"]] = r["row"]
-    return Dataset(examples, rows, gold or None)
 
 
 def create_sweep(
@@ -74,7 +63,7 @@ def create_sweep(
     runs = []
     for point, config in zip(points, configs):
         title = f"{label} · {setting_name(point)} seed={config.seed}"
-        run_id = create_run(store, dataset, task, config, scorer, data_source=data_source, name=title)
+        run_id = store.create_run(dataset, task, config, scorer, data_source=data_source, name=title)
         runs.append({"run_id": run_id, "values": point})
     store.save_job(sweep_id, {"kind": "sweep", "name": label, "data_source": data_source, "values":
                               {k: list(v) for k, v in values.items() if v}, "runs": runs, "created": time.time()})  # fmt: skip
