@@ -276,8 +276,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     random K where gold exists) and, with --test, held-out accuracy of zero-shot / ICL with ICM, gold, random
     and overridden labels plus the salience check. Example: icm eval RUN --test sample_data/rt_polarity_test.jsonl"""
     from .evaluation.compare import label_stability
-    from .evaluation.report import evaluate_run
     from .evaluation.suspects import report_lines
+    from .worker.evaluations import evaluate_run
 
     quiet = (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     with _store(args) as store:
@@ -311,7 +311,7 @@ def cmd_baselines(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from .evaluation.baselines import BaselineConfig, table
-    from .evaluation.report import baselines_run
+    from .worker.evaluations import baselines_run
 
     quiet = (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     with _store(args) as store:
@@ -332,7 +332,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .evaluation.finetune import FinetuneConfig
-    from .evaluation.report import finetune_run
+    from .worker.evaluations import finetune_run
 
     config = _from_args(FinetuneConfig, args)
     bars: dict[str, Any] = {}

@@ -23,13 +23,13 @@ os.environ.setdefault("ICM_HOME", tempfile.mkdtemp(prefix="icm-measure-"))
 from icm_app.core.config import SearchConfig  # noqa: E402
 from icm_app.core.context import loo_context  # noqa: E402
 from icm_app.evaluation.baselines import BaselineConfig, argmax, predict, zero_shot  # noqa: E402
-from icm_app.evaluation.report import baselines_run, run_objective  # noqa: E402
 from icm_app.io.loaders import load_dataset  # noqa: E402
 from icm_app.paths import SAMPLES, SAMPLES_DIR  # noqa: E402
 from icm_app.scoring import build_scorer  # noqa: E402
 from icm_app.scoring.models import ScorerConfig, load_model  # noqa: E402
 from icm_app.store.sqlite_store import Store  # noqa: E402
 from icm_app.tasks.presets import get_preset  # noqa: E402
+from icm_app.worker.evaluations import baselines_run, run_objective  # noqa: E402
 from icm_app.worker.runner import Runner  # noqa: E402
 from icm_app.worker.sweep import create_sweep, run_sweep, summarize, sweep_points  # noqa: E402
 

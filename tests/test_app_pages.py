@@ -515,7 +515,7 @@ def test_a_live_run_draws_four_panels_and_a_finished_one_all_eight(icm_home):
 
 # -- Evaluate page: is ICM worth it? -----------------------------------------------------------------------
 def _baselines_result(store: Store, run_id: str) -> dict:
-    from icm_app.evaluation.report import baselines_run
+    from icm_app.worker.evaluations import baselines_run
 
     return baselines_run(store, run_id, scorer=FakeScorer(hashed_signal(12, seed=5), coupling=0.5))
 

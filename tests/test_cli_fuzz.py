@@ -34,12 +34,12 @@ def reached(*_a, **_k):
 
 @pytest.fixture
 def runs(icm_home, monkeypatch, tmp_path):
-    import icm_app.evaluation.report as report
     import icm_app.scoring as scoring
     import icm_app.scoring.models as models
+    import icm_app.worker.evaluations as evaluations
 
-    for module, name in ((scoring, "build_scorer"), (report, "build_scorer"), (models, "load_model"),
-                         (report, "load_model")):  # fmt: skip
+    for module, name in ((scoring, "build_scorer"), (evaluations, "build_scorer"), (models, "load_model"),
+                         (evaluations, "load_model")):  # fmt: skip
         monkeypatch.setattr(module, name, reached)
     return make_run("one"), make_run("two"), tmp_path
 

@@ -136,16 +136,16 @@ def test_icm_eval_prints_the_diagnosis(tmp_path, monkeypatch, capsys):
     from test_app_pages import make_run
 
     from icm_app import cli
-    from icm_app.evaluation import report
+    from icm_app.worker import evaluations
 
     run_id = make_run("evaluated", iterations=6)
     test = tmp_path / "test.jsonl"
     test.write_text("".join(json.dumps({"text": f"held out {i}", "label": i % 2, "g": "x", "k": "a"}) + "\n"
                             for i in range(4)))  # fmt: skip
     monkeypatch.setattr(
-        report, "build_scorer", lambda examples, task, cfg, **_kw: FakeScorer({i: 0.5 for i in range(40)})
+        evaluations, "build_scorer", lambda examples, task, cfg, **_kw: FakeScorer({i: 0.5 for i in range(40)})
     )
-    monkeypatch.setattr(report, "load_model", lambda cfg: None)  # the model is loaded once, then shared
+    monkeypatch.setattr(evaluations, "load_model", lambda cfg: None)  # the model is loaded once, then shared
     assert (
         cli.main(["eval", run_id, "--test", str(test), "--seeds", "0", "--salience-samples", "0", "--quiet"])
         == 0
@@ -162,10 +162,11 @@ def test_icm_eval_without_a_test_file_prints_the_verdict_and_the_suspects_with_n
     from test_app_pages import make_run
 
     from icm_app import cli
-    from icm_app.evaluation import report, suspects
+    from icm_app.evaluation import suspects
     from icm_app.store.sqlite_store import Store
+    from icm_app.worker import evaluations
 
-    monkeypatch.setattr(report, "build_scorer", None)  # no model may be loaded without --test
+    monkeypatch.setattr(evaluations, "build_scorer", None)  # no model may be loaded without --test
     run_id = make_run("evaluated", iterations=6)
     assert cli.main(["eval", run_id, "--suspects", "3"]) == 0
     out = capsys.readouterr().out.splitlines()

@@ -8,12 +8,12 @@ from icm_app.core.config import SearchConfig
 from icm_app.core.context import shuffled_order
 from icm_app.core.objective import Objective
 from icm_app.evaluation.icl import METHODS, combined_examples, evaluate_icl
-from icm_app.evaluation.report import run_labels
 from icm_app.evaluation.salience import salience
 from icm_app.io.loaders import build_dataset
 from icm_app.scoring.models import ScorerConfig
 from icm_app.store.sqlite_store import Store
 from icm_app.tasks.presets import TaskSpec
+from icm_app.worker.evaluations import run_labels
 
 
 def test_gold_and_test_items_never_enter_the_icm_context():

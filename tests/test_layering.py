@@ -3,7 +3,9 @@ imports included (an import hidden in a function is still a dependency).
 
     core          the algorithm: imports nothing of the project but core (and no torch, no streamlit)
     tasks, store  import no io, worker, ui or evaluation
-    evaluation    imports no worker (the worker runs evaluations, not the other way round)
+    evaluation    imports no worker (the worker runs evaluations, not the other way round), no io and no
+                  scoring: it computes on examples and a Scorer it is handed; reading a file, loading a
+                  model and saving the result are the worker's evaluation jobs (worker/evaluations.py)
     ui            is imported by pages only; nothing imports a page
 """
 
@@ -50,6 +52,8 @@ def violations(module: str, source: str) -> list[str]:
             out.append(f"{module} ({mine}) imports {name}")
         if mine == "evaluation" and theirs == "worker":
             out.append(f"{module} (evaluation) imports the worker: {name}")
+        if mine == "evaluation" and theirs in ("io", "scoring"):
+            out.append(f"{module} (evaluation) reads files or loads models ({theirs}): {name}")
         if theirs == "ui" and mine not in ("ui", None):
             out.append(f"{module} ({mine}) imports the ui layer: {name}")
         if name.split(".")[0] == "pages":
@@ -78,10 +82,14 @@ def test_the_tree_keeps_its_layers():
         ("icm_app.core.annealing", "from ..worker.runner import Runner"),
         ("icm_app.core.objective", "def f():\n    import torch"),
         ("icm_app.tasks.multiclass", "def f():\n    from ..io.loaders import DataError"),
-        ("icm_app.store.sqlite_store", "from icm_app.evaluation import report"),
+        ("icm_app.store.sqlite_store", "from icm_app.evaluation import suspects"),
+        ("icm_app.store.sqlite_store", "def f():\n    from ..io.loaders import load_dataset"),
         ("icm_app.worker.runner", "from ..ui.charts import events_frame"),
-        ("icm_app.evaluation.report", "import pages"),
-        ("icm_app.evaluation.report", "def f():\n    from ..worker.runner import create_run"),
+        ("icm_app.evaluation.icl", "import pages"),
+        ("icm_app.evaluation.icl", "def f():\n    from ..worker.evaluations import evaluate_run"),
+        ("icm_app.evaluation.icl", "from ..io.loaders import load_dataset"),
+        ("icm_app.evaluation.baselines", "def f():\n    from ..scoring.models import load_model"),
+        ("icm_app.evaluation.salience", "from ..scoring import build_scorer"),
     ],
 )
 def test_a_planted_upward_import_is_caught(module, source):

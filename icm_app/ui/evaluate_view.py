@@ -12,13 +12,13 @@ import streamlit as st
 
 from ..errors import DataError
 from ..evaluation.baselines import table
-from ..evaluation.report import check_evaluation
 from ..evaluation.salience import EXPLANATION
 from ..evaluation.suspects import FORMULA, precision_at_ks, run_suspects
 from ..io.loaders import save_upload
 from ..numbers import parse_whole_numbers
 from ..paths import HELD_OUT, icm_home, sample_path
 from ..store.sqlite_store import RunInfo, Store
+from ..worker.evaluations import check_evaluation
 from ..worker.process import job_state, start_job
 from .charts import (
     CEILING,

@@ -1,4 +1,6 @@
-"""Run a stored run's evaluation end to end: held-out ICL accuracies and the salience check, saved to the store."""
+"""The evaluation jobs: each reads a stored run, loads its model, runs computations of evaluation/ and saves
+the result to the store. `icm eval` (held-out ICL accuracies, the diagnosis, the salience check), `icm
+baselines` and `icm finetune` run them, in the foreground or as a job the app starts (worker/process.py)."""
 
 from __future__ import annotations
 
@@ -10,15 +12,15 @@ from ..core.annealing import SearchState
 from ..core.config import SearchConfig
 from ..core.consistency import group_members
 from ..core.objective import Objective
+from ..evaluation.baselines import BaselineConfig, compare
+from ..evaluation.diagnosis import diagnose
+from ..evaluation.icl import accuracy, combined_examples, evaluate_icl
+from ..evaluation.salience import salience
 from ..io.loaders import DataError, load_dataset
 from ..scoring import build_scorer
 from ..scoring.models import ScorerConfig, load_model
 from ..store.sqlite_store import Store
 from ..tasks.presets import TaskSpec
-from .baselines import BaselineConfig, compare
-from .diagnosis import diagnose
-from .icl import combined_examples, evaluate_icl
-from .salience import salience
 
 
 def run_labels(store: Store, run_id: str) -> tuple[dict[int, int], dict[int, int]]:
@@ -151,7 +153,6 @@ def finetune_run(
     from ..scoring.prompts import PromptScorer
     from ..scoring.transformers_backend import TransformersBackend
     from ..tasks.template import render
-    from .icl import accuracy
 
     config = config or FinetuneConfig()
     info = store.run(run_id)
