@@ -402,7 +402,9 @@ def cmd_scale(args: argparse.Namespace) -> int:
             task = _sample_task(args, "or --resume JOB")
             dataset = load_dataset(args.data, task, limit=args.limit)
             config = _from_args(ScaleConfig, args)
-            own = {k: v for k, v in vars(args).items() if k not in ("init", "seed", "calibrate")}  # ScaleConfig's
+            own = {
+                k: v for k, v in vars(args).items() if k not in ("init", "seed", "calibrate")
+            }  # ScaleConfig's
             search = _from_args(SearchConfig, argparse.Namespace(**own), {**task.search_overrides,
                                 "seed": config.seed, "calibrate": config.calibrate})  # fmt: skip
             try:
@@ -453,7 +455,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             sweep_id = args.show or args.resume
             spec = store.job(sweep_id)
         else:
-            values = {"alpha": args.alpha_values, "k_init": args.k_init_values, "init": args.init_values, "seed": args.seeds}
+            values = {
+                "alpha": args.alpha_values,
+                "k_init": args.k_init_values,
+                "init": args.init_values,
+                "seed": args.seeds,
+            }
             if args.source_run:
                 info = store.run(args.source_run)
                 dataset, task, data_source = (

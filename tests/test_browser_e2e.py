@@ -135,7 +135,9 @@ def test_label_the_sample_in_the_browser(app_url, icm_home):
         # the set-up prepared the model, so loading takes seconds: 180 s is a generous bound, not a hope
         # a warm, idle machine can run all 6 iterations between two refreshes: a finished run also shows the
         # worker started (the fresh-machine rehearsal once missed "running" that way)
-        waits_for(page, icm_home, r"(running|finished) · iteration [1-6]/6", 180, "the first search iteration")
+        waits_for(
+            page, icm_home, r"(running|finished) · iteration [1-6]/6", 180, "the first search iteration"
+        )
         expect(page.locator(".js-plotly-plot").first).to_be_visible()
         page.screenshot(path=ARTIFACTS / "model-2-run-live.png", full_page=True)
         # 6 search iterations, then the completion phase labels the rest through U (two evaluations a step)

@@ -143,7 +143,9 @@ def test_icm_eval_prints_the_diagnosis(tmp_path, monkeypatch, capsys):
     test.write_text("".join(json.dumps({"text": f"held out {i}", "label": i % 2, "g": "x", "k": "a"}) + "\n"
                             for i in range(4)))  # fmt: skip
     monkeypatch.setattr(
-        evaluations, "build_scorer", lambda examples, task, cfg, **_kw: FakeScorer({i: 0.5 for i in range(40)})
+        evaluations,
+        "build_scorer",
+        lambda examples, task, cfg, **_kw: FakeScorer({i: 0.5 for i in range(40)}),
     )
     monkeypatch.setattr(evaluations, "load_model", lambda cfg: None)  # the model is loaded once, then shared
     assert (

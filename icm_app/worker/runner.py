@@ -75,8 +75,6 @@ def chain_agreement(labels: dict[int, dict[str, Any]], chains: list[dict[str, An
     return {i: sum(f.get(i) == v["label"] for f in finals) / len(finals) for i, v in labels.items()}
 
 
-
-
 class Runner:
     """Drives one stored run to completion (or pause/stop), committing every iteration."""
 
