@@ -32,6 +32,20 @@ def runner(store: Store, run_id: str) -> Runner:
     return Runner(store, run_id, FakeScorer(hashed_signal(12)))
 
 
+def test_a_run_created_from_a_dataset_reads_back_as_that_dataset_with_its_config_resolved():
+    store = Store()
+    task = TaskSpec(name="t", template="Text: {text}\nLabel:", gold_field="label", group_field="g")
+    rows = [{"text": f"item {i}", "label": i % 2, "g": f"g{i // 2}", "extra": i} for i in range(6)]
+    dataset = build_dataset(rows, task)
+    run_id = store.create_run(dataset, task, SearchConfig(), ScorerConfig(), data_source="mem")
+    info = store.run(run_id)
+    assert info.name == "t on mem" and info.status == "created" and info.task == task.to_dict()
+    assert info.search == SearchConfig().resolved(6).to_dict() and info.search["iterations"] is not None
+    assert info.scorer == ScorerConfig().to_dict() and info.model.startswith("google/gemma-3-270m")
+    assert store.dataset(run_id) == dataset  # examples (fields, group), rows and gold, as given
+    assert store.search_examples(run_id) == (dataset.examples, dataset.gold)
+
+
 def test_every_iteration_is_recorded_with_its_checkpoint():
     store = Store()
     run_id = new_run(store)
