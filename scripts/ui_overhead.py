@@ -70,13 +70,12 @@ def new_run(store, limit: int, iterations: int, seed: int) -> str:
     from icm_app.paths import sample_path
     from icm_app.scoring.models import ScorerConfig
     from icm_app.tasks.presets import get_preset
-    from icm_app.worker.runner import create_run
 
     task = get_preset("sentiment")
     dataset = load_dataset(str(sample_path("sentiment")), task, limit=limit)
     search = SearchConfig.from_dict({**task.search_overrides, "iterations": iterations, "seed": seed})
-    return create_run(
-        store, dataset, task, search, ScorerConfig(), data_source="ui_overhead", name="ui overhead"
+    return store.create_run(
+        dataset, task, search, ScorerConfig(), data_source="ui_overhead", name="ui overhead"
     )
 
 

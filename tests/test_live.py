@@ -14,11 +14,11 @@ from icm_app.ui.live import phase_line
 from icm_app.worker.runner import Runner, phase_reporter
 
 
-def new_run(store: Store, iterations: int = 4) -> str:
+def new_run(store: Store, iterations: int = 4, **search) -> str:
     task = TaskSpec(name="t", template="Text: {text}\nLabel:")
     rows = [{"text": e.fields["text"]} for e in make_examples(8)]
-    return store.create_run(build_dataset(rows, task), task, SearchConfig(iterations=iterations, k_init=2),
-                            ScorerConfig(), data_source="mem")  # fmt: skip
+    config = SearchConfig(iterations=iterations, k_init=2, **search)
+    return store.create_run(build_dataset(rows, task), task, config, ScorerConfig(), data_source="mem")
 
 
 def test_the_phase_line_says_what_how_far_and_how_long():
@@ -141,3 +141,46 @@ def test_stop_during_model_loading_is_obeyed_before_the_first_evaluation(icm_hom
     info = store.run(run_id)
     assert info.status == "stopped" and "while starting (de-quantizing tensors)" in info.message
     assert store.pending_commands(run_id) == []
+
+
+def _live_figure(at) -> tuple[list[str], list[str]]:
+    """(subplot titles, trace names) of the Run page's progress chart."""
+    import json
+
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    titles = [a["text"] for a in spec["layout"].get("annotations", [])]
+    return titles, [t.get("name") for t in spec["data"]]
+
+
+def test_while_the_model_loads_the_run_page_lays_out_the_live_chart_the_first_iteration_fills(icm_home):
+    """The first draw of the live dashboard costs a headless browser about a second of CPU; drawn at the
+    first iteration it was taken from the search. Drawn empty while the worker starts, with the same panels and
+    series, the browser then only adds points. Caught: a skeleton whose panels or series differ from the live
+    figure's (the browser lays it out again), or none at all."""
+    import os
+
+    from test_app_pages import page
+
+    store = Store()
+    run_id = new_run(store, complete=False)  # no completion phase: the live figure of a search under way
+    store.set_status(run_id, "starting")
+    store.set_worker(run_id, os.getpid())  # alive
+    at = page("run", run=run_id).run()
+    assert not at.exception
+    assert "No iterations yet" in " ".join(i.value for i in at.info)
+    empty = _live_figure(at)
+    assert empty[0] and empty[1], "an empty live chart while the worker starts"
+
+    Runner(store, run_id, FakeScorer(hashed_signal(8))).run()
+    store.set_status(run_id, "running")
+    store.set_worker(run_id, os.getpid())
+    at = page("run", run=run_id).run()
+    assert _live_figure(at) == empty, "the first live figure has the skeleton's panels and series"
+    assert not at.metric, "while live, the numbers are one line, not six elements"
+    assert "U(D) **" in " ".join(m.value for m in at.markdown)
+
+    store.set_worker(run_id, None)
+    store.set_status(run_id, "finished")
+    at = page("run", run=run_id).run()
+    assert [m.label for m in at.metric][:2] == ["U(D)", "I(D)"], "once ended: the six metrics"
+    assert len(_live_figure(at)[0]) > len(empty[0]), "once ended: all the panels"

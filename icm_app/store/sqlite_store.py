@@ -383,6 +383,13 @@ class Store:
     def example_count(self, run_id: str) -> int:
         return self.db.execute("SELECT count(*) FROM examples WHERE run_id = ?", (run_id,)).fetchone()[0]
 
+    def has_gold(self, run_id: str) -> bool:
+        """Whether any of the run's examples has a gold label (shown for evaluation; the search never reads it)."""
+        row = self.db.execute(
+            "SELECT 1 FROM examples WHERE run_id = ? AND gold IS NOT NULL LIMIT 1", (run_id,)
+        )
+        return row.fetchone() is not None
+
     def labels(self, run_id: str) -> dict[int, dict[str, Any]]:
         """Current labels: what the worker last committed, with overrides it has not applied yet on top.
 

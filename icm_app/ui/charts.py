@@ -49,9 +49,13 @@ def acceptance_counts(df: pd.DataFrame) -> tuple[int, int, int]:
     return int(evaluated["accepted"].sum()), len(evaluated), int((steps["skipped"] != 0).sum())
 
 
-def _panels(df: pd.DataFrame, has_gold: bool) -> list[tuple[str, str, list[tuple[str, str]]]]:
-    """(title, y-axis title, [(column, legend name)]) per panel; I is split when the events name its parts."""
-    split = [c for c in ("rule_violations", "proportion_excess") if c in df and df[c].notna().any()]
+def _panels(
+    df: pd.DataFrame, has_gold: bool, parts: bool | None = None
+) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """(title, y-axis title, [(column, legend name)]) per panel; I is split when the events name its parts
+    (`parts`: say so instead of reading it from the events, for a figure with no points yet)."""
+    named = [c for c in ("rule_violations", "proportion_excess") if c in df]
+    split = named if parts else [c for c in named if parts is None and df[c].notna().any()]
     penalty = [(c, c.replace("_", " ")) for c in split] or [("I", "I")]
     panels = [
         ("U(D) and α·P(D)", "score", [("U", "U"), ("alpha_P", "α·P")]),
@@ -79,13 +83,14 @@ def progress_figure(
     has_gold: bool,
     override_iterations: list[int] | tuple[int, ...] = (),
     live: bool = False,
+    parts: bool | None = None,
 ) -> go.Figure:
     """The dashboard: U and α·P, I, temperature, acceptance, flips, labeled, throughput, gold; with `live`,
     the four of LIVE_PANELS (acceptance in place of gold when there is none).
 
     Dotted vertical lines mark the iterations at which human overrides were applied.
     """
-    panels = _panels(df, has_gold)
+    panels = _panels(df, has_gold, parts)
     if live:
         wanted = LIVE_PANELS if has_gold else (*LIVE_PANELS[:3], "Acceptance")
         panels = [p for p in panels if p[0].startswith(wanted)]
@@ -117,6 +122,17 @@ def progress_figure(
     fig.update_layout(height=270 * rows, margin=dict(l=60, r=20, t=90, b=40),
                       legend=dict(orientation="h", yanchor="bottom", y=1.0 + 0.25 / rows, x=0))  # fmt: skip
     return fig
+
+
+def empty_live_figure(*, has_gold: bool) -> go.Figure:
+    """The live dashboard with its panels and series but no points yet. Drawn while the model loads, so the
+    browser lays the panels out then (its costliest draw, ~1 s of CPU) and the first iteration only adds
+    points: the series are those the runner records for every iteration, I split into its parts."""
+    columns = ("iteration", "U", "alpha_P", "rule_violations", "proportion_excess", "flipped", "acceptance")
+    df = pd.DataFrame(
+        {c: pd.Series(dtype=float) for c in (*columns, *(("gold_agreement",) if has_gold else ()))}
+    )
+    return progress_figure(df, has_gold=has_gold, live=True, parts=True)
 
 
 COMPLETION_FILL = "rgba(120, 120, 120, 0.15)"

@@ -23,6 +23,7 @@ from ..worker.process import is_alive, iterations_done, shown_status, worker_log
 from .charts import (
     acceptance_counts,
     chains_figure,
+    empty_live_figure,
     events_frame,
     format_duration,
     plot_config,
@@ -48,6 +49,7 @@ class RunState:
     done: int  # iterations done (the completion phase's steps are not iterations)
     total: int
     n_examples: int
+    has_gold: bool
 
     @property
     def status(self) -> str:
@@ -58,8 +60,8 @@ def read_state(store: Store, run_id: str) -> RunState:
     info = store.run(run_id)
     df = events_frame(events_since_last_draw(store, run_id, info.chain), info.search["alpha"])
     done = iterations_done(df.to_dict("records")) if not df.empty else 0
-    n = store.example_count(run_id)
-    return RunState(info, is_alive(info.worker_pid), df, done, info.search["iterations"], n)
+    n, gold = store.example_count(run_id), store.has_gold(run_id)
+    return RunState(info, is_alive(info.worker_pid), df, done, info.search["iterations"], n, gold)
 
 
 def live_view(
@@ -93,15 +95,22 @@ def _live_panel(
         if _status_changed(seen, now):
             st.rerun()  # the whole page: buttons follow the status
         state = cache["state"]
-        _status(state)
+        # status and metrics vary in number; the charts keep their place, so the browser updates the drawn
+        # figure in place instead of laying it out anew
+        head, charts = st.container(), st.container()
+        with head:
+            _status(state)
         if state.events.empty or state.done == 0:
-            st.info("No iterations yet: the charts appear after the first one.")
+            head.info("No iterations yet: the charts fill in after the first one.")
+            if state.alive:  # laid out while the model loads, not during the search
+                empty = cache.setdefault("empty", empty_live_figure(has_gold=state.has_gold))
+                charts.plotly_chart(empty, key="progress", config=plot_config())
             return
         due = time.time() - cache["built"] >= CHART_SECONDS or not state.alive
         if cache["figures"] is None or (due and cache["at"] != len(state.events)):
             cache.update(figures=_figures(store, run_id, state), built=time.time(), at=len(state.events))
         for key, figure in cache["figures"]:
-            st.plotly_chart(figure, key=key, config=plot_config())
+            charts.plotly_chart(figure, key=key, config=plot_config())
         if state.alive:
             st.caption(f"While the search runs: four panels, redrawn every {CHART_SECONDS:.0f} s (the line "
                        f"above every {PANEL_SECONDS:.0f} s), so the page takes little from it; all eight once "
@@ -143,7 +152,7 @@ def _status(state: RunState) -> None:
     if info.message and state.status in ("failed", "stopped", "paused"):
         st.error(info.message)
     if not df.empty and state.done:
-        _metrics(df, state.done)
+        (_metrics_line if state.alive else _metrics)(df)
 
 
 def _eta(state: RunState) -> Eta | None:
@@ -158,17 +167,36 @@ def _label(value: Any) -> str:
     return "unlabeled" if value is None or value != value else str(int(value))
 
 
-def _metrics(df: pd.DataFrame, done: int) -> None:
+def _metric_values(df: pd.DataFrame) -> list[tuple[str, Any, str | None]]:
+    """(name, value, help) of the run's headline numbers after its last event."""
     last = df.iloc[-1]
     accepted, evaluated, skipped = acceptance_counts(df)
-    m = st.columns(6)
-    m[0].metric("U(D)", f"{last['U']:.2f}")
-    m[1].metric("I(D)", int(last["I"]))
-    m[2].metric("Labeled", int(last["n_labeled"]))
-    m[3].metric("Accepted", f"{accepted}/{evaluated}", help="accepted among evaluated proposals")
-    m[4].metric("Skipped", skipped, help="proposals equal to the current label: nothing to evaluate")
     gold = last.get("gold_agreement")
-    m[5].metric("Gold agreement", "—" if gold is None or gold != gold else f"{gold:.1%}")
+    return [
+        ("U(D)", f"{last['U']:.2f}", None),
+        ("I(D)", int(last["I"]), None),
+        ("Labeled", int(last["n_labeled"]), None),
+        ("Accepted", f"{accepted}/{evaluated}", "accepted among evaluated proposals"),
+        ("Skipped", skipped, "proposals equal to the current label: nothing to evaluate"),
+        ("Gold agreement", "—" if gold is None or gold != gold else f"{gold:.1%}", None),
+    ]
+
+
+def _metrics_line(df: pd.DataFrame) -> None:
+    """While the search runs: the numbers as one line (one element per refresh instead of six)."""
+    st.markdown(" · ".join(f"{name} **{value}**" for name, value, _ in _metric_values(df)))
+    _last_step(df)
+
+
+def _metrics(df: pd.DataFrame) -> None:
+    m = st.columns(6)
+    for column, (name, value, help) in zip(m, _metric_values(df)):
+        column.metric(name, value, help=help)
+    _last_step(df)
+
+
+def _last_step(df: pd.DataFrame) -> None:
+    last = df.iloc[-1]
     if last.get("proposed") == last.get("proposed"):
         verdict = (
             "skipped (no change)" if last["skipped"] else ("accepted" if last["accepted"] else "rejected")
@@ -183,8 +211,8 @@ def _figures(store: Store, run_id: str, state: RunState) -> list[tuple[str, Any]
     marks = [
         o["applied_iteration"] for o in store.overrides(run_id) if o.get("applied_iteration") is not None
     ]
-    figures = [("progress", progress_figure(df, has_gold=df["gold_agreement"].notna().any(),
-                                            override_iterations=marks, live=state.alive))]  # fmt: skip
+    figures = [("progress", progress_figure(df, has_gold=state.has_gold, override_iterations=marks,
+                                            live=state.alive, parts=True if state.alive else None))]  # fmt: skip
     if info.search.get("restarts", 1) > 1:
         kept = info.chain if info.status == "finished" else None
         figures.append(("chains", chains_figure(store.all_events(run_id), kept=kept)))
