@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -52,6 +54,9 @@ def core_share(pid: int, seconds: float) -> float:
 
 
 def start_app(home: Path, port: int) -> subprocess.Popen:
+    with socket.socket() as probe:  # a server left on the port would answer the health check for this one
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise SystemExit(f"port {port} is taken (a server left running?): pass --port")
     env = {**os.environ, "ICM_HOME": str(home)}
     proc = subprocess.Popen([sys.executable, "-m", "icm_app.cli", "app", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
@@ -86,10 +91,12 @@ def search_seconds(store, home: Path, run_id: str, page_url: str | None, browser
 
     os.environ["ICM_HOME"] = str(home)
     page = None
+    pid = start_worker(store, run_id)  # as Start does: the page it reruns sees a live worker
     if page_url:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{page_url}/run?run={run_id}")
-    pid = start_worker(store, run_id)
+        live = re.compile(r"(starting|running|finished) · iteration")
+        page.get_by_text(live).first.wait_for(timeout=120_000)  # the live panel, not an error page
     b0 = None  # browser CPU once the first iteration is written: model loading excluded
     while is_alive(pid):
         time.sleep(0.5)
