@@ -196,7 +196,7 @@ def run_bench(
                           memory.peak_mb(), lead_us)]  # fmt: skip
 
     def objective_for(be: TransformersBackend) -> Objective:
-        return Objective(dataset.examples, PromptScorer(dataset.examples, task, be), config,
+        return Objective(PromptScorer(dataset.examples, task, be), config,
                          order=annealer.state.order, groups=annealer.groups, rules=annealer.rules)  # fmt: skip
 
     evaluations = [k for k, (_, targets) in enumerate(calls) if targets is None]

@@ -151,7 +151,7 @@ def _diagnose(model: Any, model32: Any, tokenizer: Any, data: str, task: Any, n:
 
     def objective(m: Any, mode: str, **kw: Any) -> tuple[Objective, TransformersBackend]:
         be = TransformersBackend(m, tokenizer, task.label_words, mode=mode, **kw)
-        obj = Objective(examples, PromptScorer(examples, task, be), config, order=order,
+        obj = Objective(PromptScorer(examples, task, be), config, order=order,
                         groups=group_members(examples), rules=task.rules)  # fmt: skip
         return obj, be
 

@@ -50,7 +50,7 @@ def measure(n: int, cache: bool) -> str:
             max_in_flight=1,
             cache_prompt=cache,
         )
-        objective = Objective(data.examples, PromptScorer(data.examples, task, server), SearchConfig(calibrate=True),
+        objective = Objective(PromptScorer(data.examples, task, server), SearchConfig(calibrate=True),
                               order=shuffled_order(range(n), 0), groups={}, rules=())  # fmt: skip
         labels = {i: i % 2 for i in range(n)}
         start = time.perf_counter()

@@ -30,9 +30,7 @@ class BiasedScorer(FakeScorer):
 def objective(n: int, scorer, *, calibrate: bool = False, rules: tuple[str, ...] = (), group_size: int = 0):
     examples = make_examples(n, group_size=group_size)
     config = SearchConfig(calibrate=calibrate)
-    return Objective(
-        examples, scorer, config, order=list(range(n)), groups=group_members(examples), rules=rules
-    )
+    return Objective(scorer, config, order=list(range(n)), groups=group_members(examples), rules=rules)
 
 
 def test_zero_shot_raw_follows_the_bias_and_calibration_removes_it():

@@ -35,9 +35,7 @@ def test_fast_scores_equal_naive_scores_on_the_bundled_model():
     config = SearchConfig(calibrate=True)
     order = shuffled_order([e.idx for e in data.examples], 0)
     objectives = {
-        m: Objective(
-            data.examples, PromptScorer(data.examples, task, b), config, order=order, groups={}, rules=()
-        )
+        m: Objective(PromptScorer(data.examples, task, b), config, order=order, groups={}, rules=())
         for m, b in backends.items()
     }
     rng = random.Random(0)

@@ -25,7 +25,7 @@ MODEL_VIEW = {i: i % 2 for i in range(N)}
 
 def objective(signal=SIGNAL, **cfg) -> Objective:
     examples = make_examples(N)
-    return Objective(examples, FakeScorer(signal, coupling=0.0), SearchConfig(**cfg),
+    return Objective(FakeScorer(signal, coupling=0.0), SearchConfig(**cfg),
                      order=shuffled_order(range(N), 0), groups=group_members(examples), rules=())  # fmt: skip
 
 

@@ -83,8 +83,7 @@ def test_run_labels_separate_the_searchs_labels_from_overrides(icm_home):
 
 
 def _objective(signal):
-    examples = make_examples(len(signal))
-    return Objective(examples, FakeScorer(signal, coupling=0.0), SearchConfig(), order=shuffled_order(range(len(signal)), 0),
+    return Objective(FakeScorer(signal, coupling=0.0), SearchConfig(), order=shuffled_order(range(len(signal)), 0),
                      groups={}, rules=())  # fmt: skip
 
 

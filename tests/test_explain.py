@@ -60,7 +60,7 @@ LABELS = {0: 1, 1: 0, 2: 1, 3: 1, 4: 0, 5: 0, 6: 1}  # example 7 unlabeled
 def test_u_and_flipped_u_are_the_core_objective_and_delta_is_their_difference():
     """Catches: U or U_flipped computed on the wrong labeling, the flip not applied, delta's sign."""
     examples, scorer, config, order = setup()
-    objective = Objective(examples, scorer, config.resolved(8), order=order, groups={}, rules=())
+    objective = Objective(scorer, config.resolved(8), order=order, groups={}, rules=())
     for idx in (0, 1, 4):
         e = explain_example(
             examples, scorer, config, LABELS, idx, state=state(LABELS, order), label_words=WORDS

@@ -73,7 +73,7 @@ def test_server_scores_match_in_process_scores_within_quantisation_tolerance(ser
     config = SearchConfig(calibrate=True)
     server = OpenAIBackend("openai:" + server_url, task.label_words, top_logprobs=100, max_in_flight=1)
     local = TransformersBackend(*load_model(ScorerConfig()), task.label_words)
-    objs = [Objective(data.examples, PromptScorer(data.examples, task, b), config, order=order, groups={}, rules=())
+    objs = [Objective(PromptScorer(data.examples, task, b), config, order=order, groups={}, rules=())
             for b in (server, local)]  # fmt: skip
     rng = random.Random(0)
     worst = 0.0

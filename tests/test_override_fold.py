@@ -80,3 +80,11 @@ def test_store_runner_and_table_agree_on_every_sequence_of_overrides(ops):
         runner._apply_overrides()
         assert views(store, run_id, runner)["search"] == expected
         store.close()
+
+
+def test_an_undo_restores_the_pin_it_recorded_and_never_pins_unlabeled():
+    """An undo of an override that had pinned a label must pin it again; caught: a restore that always
+    unpins (the search would then be free to flip a label the researcher fixed)."""
+    assert fold_override(0, False, kind="restore", new_label=1, new_pinned=True) == (1, True)
+    assert fold_override(1, True, kind="restore", new_label=0, new_pinned=False) == (0, False)
+    assert fold_override(1, True, kind="restore", new_label=None, new_pinned=True) == (None, False)

@@ -105,10 +105,25 @@ def test_stopping_rule_and_changed_share():
 
 
 @pytest.mark.parametrize("bad", [{"folds": 1}, {"rounds": 0}, {"init": "gold"}, {"min_changed": 2.0},
-                                 {"subset": 1}, {"lr": 0.0}])  # fmt: skip
-def test_bad_settings_are_refused(bad):
-    with pytest.raises(ValueError):
+                                 {"min_changed": -0.1}, {"subset": 1}, {"epochs": 0}, {"rank": 0},
+                                 {"batch_size": 0}, {"lr": 0.0}])  # fmt: skip
+def test_bad_settings_are_refused_naming_the_setting(bad):
+    (name,) = bad
+    with pytest.raises(ValueError, match=name):
         ScaleConfig(**bad)
+
+
+def test_the_smallest_good_settings_are_taken():
+    """Each bound is inclusive: a refusal one step too early would forbid F = 2 or a single round."""
+    c = ScaleConfig(folds=2, rounds=1, min_changed=0.0, subset=2, epochs=1, rank=1, batch_size=1, lr=1e-9)
+    assert (c.folds, c.rounds, c.subset, c.epochs, c.rank, c.batch_size) == (2, 1, 2, 1, 1, 1)
+    assert ScaleConfig(min_changed=1.0, init="zero_shot").min_changed == 1.0
+
+
+def test_folds_default_to_seed_0_and_nothing_changed_of_nothing():
+    examples = make_examples(20)
+    assert assign_folds(examples, 4) == assign_folds(examples, 4, seed=0)
+    assert changed_share({}, {}) == 0.0 and changed_share({0: 1}, {}) == 0.0
 
 
 def test_a_round_call_by_call_never_trains_a_fold_on_itself(icm_home):

@@ -112,7 +112,6 @@ def backend(model, tokenizer, **kw) -> TransformersBackend:
 def objective(examples, be, **cfg) -> Objective:
     scorer = PromptScorer(examples, TASK, be)
     return Objective(
-        examples,
         scorer,
         SearchConfig(**cfg),
         order=shuffled_order([e.idx for e in examples], 0),

@@ -113,9 +113,7 @@ class Annealer:
         self.state = state
         self.rng = random.Random()
         self.rng.setstate(state.rng_state)
-        self.objective = Objective(
-            examples, scorer, config, order=state.order, groups=self.groups, rules=rules
-        )
+        self.objective = Objective(scorer, config, order=state.order, groups=self.groups, rules=rules)
         self.rules = rules
         self._current: Evaluation | None = None
 

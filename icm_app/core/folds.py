@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from .config import _opt  # one way a field carries its help text (the CLI and the forms read it)
 from .types import Example
 
 SCALE_INITS = (
     "icm",
     "zero_shot",
 )  # the first labels: Algorithm 1 on a subset that fits a context, or zero-shot
-
-
-def _opt(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
 
 
 @dataclass

@@ -64,7 +64,6 @@ class Objective:
 
     def __init__(
         self,
-        examples: Sequence[Example],
         scorer: Scorer,
         config: SearchConfig,
         *,

@@ -45,7 +45,7 @@ def run_objective(store: Store, run_id: str, scorer: Any = None) -> tuple[Object
     checkpoint = store.checkpoint(info.id)
     order = SearchState.from_dict(checkpoint).order if checkpoint else sorted(e.idx for e in train)
     scorer = scorer or build_scorer(train, task, ScorerConfig(**info.scorer))
-    objective = Objective(train, scorer, config, order=order, groups=group_members(train), rules=task.rules)
+    objective = Objective(scorer, config, order=order, groups=group_members(train), rules=task.rules)
     return objective, train, gold
 
 
