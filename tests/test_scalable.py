@@ -109,8 +109,12 @@ def test_stopping_rule_and_changed_share():
                                  {"batch_size": 0}, {"lr": 0.0}])  # fmt: skip
 def test_bad_settings_are_refused_naming_the_setting(bad):
     (name,) = bad
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(ValueError, match=name) as refused:
         ScaleConfig(**bad)
+    if name == "init":
+        assert "choose one of icm, zero_shot" in str(refused.value), "the choices, readable"
+    if name in ("epochs", "rank", "batch_size", "lr"):
+        assert str(refused.value).startswith("epochs, rank and batch_size must be at least 1 and lr positive")
 
 
 def test_the_smallest_good_settings_are_taken():
