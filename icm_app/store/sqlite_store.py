@@ -188,6 +188,12 @@ class RunNotFoundError(KeyError):
     pass
 
 
+def _search_parts(stored: list[dict[str, Any]]) -> tuple[list[Example], dict[int, int]]:
+    """Stored example rows as the search's examples, and their gold labels apart."""
+    examples = [Example(r["idx"], r["fields"], r["group"], r["key"]) for r in stored]
+    return examples, {r["idx"]: r["gold"] for r in stored if r["gold"] is not None}
+
+
 class Store:
     """One SQLite file holding every run. Safe to open from several processes at once, and to share between
     threads (the app caches one Store for all of Streamlit's session threads): each thread gets its own
@@ -366,15 +372,13 @@ class Store:
 
     def search_examples(self, run_id: str) -> tuple[list[Example], dict[int, int]]:
         """The run's examples as the search gets them, and its gold labels kept apart (evaluation only)."""
-        rows = self.examples(run_id)
-        examples = [Example(r["idx"], r["fields"], r["group"], r["key"]) for r in rows]
-        return examples, {r["idx"]: r["gold"] for r in rows if r["gold"] is not None}
+        return _search_parts(self.examples(run_id))
 
     def dataset(self, run_id: str) -> Dataset:
         """A stored run's examples, rows and gold as the Dataset it was created from (a sweep started from
         an open run reuses them)."""
         stored = self.examples(run_id)
-        examples, gold = self.search_examples(run_id)
+        examples, gold = _search_parts(stored)
         rows: list[dict[str, Any]] = [{} for _ in range(max((r["idx"] for r in stored), default=-1) + 1)]
         for r in stored:
             rows[r["idx"]] = r["row"]

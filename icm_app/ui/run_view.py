@@ -56,12 +56,13 @@ class RunState:
         return shown_status(self.info)
 
 
-def read_state(store: Store, run_id: str) -> RunState:
+def read_state(store: Store, run_id: str, has_gold: bool) -> RunState:
+    """The run as the page shows it; `has_gold` is read once per page run (it never changes)."""
     info = store.run(run_id)
     df = events_frame(events_since_last_draw(store, run_id, info.chain), info.search["alpha"])
     done = iterations_done(df.to_dict("records")) if not df.empty else 0
-    n, gold = store.example_count(run_id), store.has_gold(run_id)
-    return RunState(info, is_alive(info.worker_pid), df, done, info.search["iterations"], n, gold)
+    n = store.example_count(run_id)
+    return RunState(info, is_alive(info.worker_pid), df, done, info.search["iterations"], n, has_gold)
 
 
 def live_view(
@@ -71,7 +72,7 @@ def live_view(
     iterations the form holds, shown as the total until the worker starts with them."""
     version = run_version(store, run_id, is_alive)
     seen = version()
-    state = read_state(store, run_id)
+    state = read_state(store, run_id, store.has_gold(run_id))
     if planned is not None and not state.alive:
         state.total = planned
     controls(state)
@@ -91,7 +92,7 @@ def _live_panel(
     def panel() -> None:
         now = version()
         if now != cache["version"]:
-            cache.update(version=now, state=read_state(store, run_id))
+            cache.update(version=now, state=read_state(store, run_id, first.has_gold))
         if _status_changed(seen, now):
             st.rerun()  # the whole page: buttons follow the status
         state = cache["state"]
@@ -103,8 +104,9 @@ def _live_panel(
         if state.events.empty or state.done == 0:
             head.info("No iterations yet: the charts fill in after the first one.")
             if state.alive:  # laid out while the model loads, not during the search
-                empty = cache.setdefault("empty", empty_live_figure(has_gold=state.has_gold))
-                charts.plotly_chart(empty, key="progress", config=plot_config())
+                if "empty" not in cache:
+                    cache["empty"] = empty_live_figure(has_gold=state.has_gold)
+                charts.plotly_chart(cache["empty"], key="progress", config=plot_config())
             return
         due = time.time() - cache["built"] >= CHART_SECONDS or not state.alive
         if cache["figures"] is None or (due and cache["at"] != len(state.events)):
@@ -212,7 +214,7 @@ def _figures(store: Store, run_id: str, state: RunState) -> list[tuple[str, Any]
         o["applied_iteration"] for o in store.overrides(run_id) if o.get("applied_iteration") is not None
     ]
     figures = [("progress", progress_figure(df, has_gold=state.has_gold, override_iterations=marks,
-                                            live=state.alive, parts=True if state.alive else None))]  # fmt: skip
+                                            live=state.alive))]  # fmt: skip
     if info.search.get("restarts", 1) > 1:
         kept = info.chain if info.status == "finished" else None
         figures.append(("chains", chains_figure(store.all_events(run_id), kept=kept)))
