@@ -488,7 +488,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             scorer = build_scorer(examples, TaskSpec.from_dict(first.task), ScorerConfig(**first.scorer),
                                   report=progress_printer())  # fmt: skip
             run_sweep(store, sweep_id, scorer, on_run=lambda k, n, run_id: print(
-                f"run {k + 1}/{n}: {run_id} {store.run(run_id).name}", file=sys.stderr, flush=True))  # fmt: skip
+                f"run {k + 1}/{n}: {run_id} {store.run(run_id).name}", file=sys.stderr, flush=True),
+                progress=lambda m: print(m, file=sys.stderr, flush=True))  # fmt: skip
         points = sweep_points(store, sweep_id)
     print(f"sweep {sweep_id}")
     for row in summarize(points):

@@ -77,3 +77,14 @@ def test_a_job_labels_every_batch_and_resumes_after_a_crash(icm_home):
     labels = job_labels(store, done)
     assert set(labels) <= set(range(40)) and len(labels) >= 4 * 4  # each batch labels at least K
     assert done.run_ids[1] == saved.run_ids[1], "the interrupted batch resumed its own run"
+
+
+def test_a_batch_search_reports_every_tenth_iteration_so_the_job_is_never_silent(icm_home):
+    store = Store()
+    job = create_job(store, build_dataset(ROWS[:12], TASK), TASK, SearchConfig(iterations=25, k_init=4),
+                     ScorerConfig(), data_source="mem", batch_size=12)  # fmt: skip
+    said: list[str] = []
+    run_job(store, job, ROWS[:12], scorer_factory=Crashy(crash_batch=0), progress=said.append)
+    steps = [m for m in said if "iteration" in m]
+    assert [m.split(",")[0] for m in steps] == ["batch 1/1: iteration 10", "batch 1/1: iteration 20"]
+    assert all("labeled, gold agreement" in m for m in steps), steps

@@ -20,7 +20,7 @@ from ..io.loaders import build_dataset
 from ..scoring.models import ScorerConfig
 from ..store.sqlite_store import Store
 from ..tasks.presets import TaskSpec
-from .runner import Runner
+from .runner import Runner, step_reporter
 
 ScorerFactory = Callable[[list[Example], TaskSpec, ScorerConfig], Scorer]
 
@@ -85,7 +85,9 @@ def run_job(
             store.save_job(job.id, asdict(job))
         examples, _ = store.search_examples(run_id)
         progress(f"batch {j + 1}/{len(job.batches)}: labeling {len(examples)} examples (run {run_id})")
-        Runner(store, run_id, scorer_factory(examples, task, scorer_config)).run()
+        Runner(store, run_id, scorer_factory(examples, task, scorer_config)).run(
+            on_step=step_reporter(progress, f"batch {j + 1}/{len(job.batches)}")
+        )
     return job
 
 

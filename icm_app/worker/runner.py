@@ -69,6 +69,21 @@ def gold_agreement(labels: dict[int, int], gold: dict[int, int]) -> float | None
     return sum(labels[i] == gold[i] for i in both) / len(both) if both else None
 
 
+def step_reporter(
+    progress: Callable[[str], None], prefix: str, every: int = 10
+) -> Callable[[dict[str, Any]], None]:
+    """An `on_step` that reports every `every`-th iteration in one line, so a search inside a job (a batch,
+    the start of a scale job, a sweep's run) is not a silent phase of minutes."""
+
+    def on_step(s: dict[str, Any]) -> None:
+        if s["iteration"] % every == 0:
+            gold = "" if s["gold_agreement"] is None else f", gold agreement {s['gold_agreement']:.2f}"
+            progress(f"{prefix}: iteration {s['iteration']}, U {s['U']:.2f}, I {s['I']}, "
+                     f"{s['n_labeled']} labeled{gold}")  # fmt: skip
+
+    return on_step
+
+
 def chain_agreement(labels: dict[int, dict[str, Any]], chains: list[dict[str, Any]]) -> dict[int, float]:
     """Per example: the share of chains whose final label equals `labels` (the kept chain's)."""
     finals = [{int(i): v["label"] for i, v in c["labels"].items()} for c in chains]

@@ -33,7 +33,7 @@ from ..paths import icm_home
 from ..scoring.models import ScorerConfig
 from ..store.sqlite_store import Store
 from ..tasks.presets import TaskSpec
-from .runner import Runner, gold_agreement
+from .runner import Runner, gold_agreement, step_reporter
 
 ScorerFactory = Callable[[list[Example], TaskSpec, ScorerConfig], Scorer]
 Progress = Callable[[str], None]
@@ -185,7 +185,9 @@ def start_labels(store: Store, job: ScaleJob, model: FoldModel, *,
         if store.run(sub).status != "finished":
             sub_examples, _ = store.search_examples(sub)
             progress(f"start: Algorithm 1 on {len(sub_examples)} examples (run {sub})")
-            Runner(store, sub, scorer_factory(sub_examples, task, ScorerConfig(**info.scorer))).run()
+            Runner(store, sub, scorer_factory(sub_examples, task, ScorerConfig(**info.scorer))).run(
+                on_step=step_reporter(progress, "start")
+            )
         rows_of = {e["idx"]: e["row"]["_row"] for e in store.examples(sub)}
         labels = {rows_of[i]: y for i, y in store.current_labels(sub).items()}
     labels.update(pins)

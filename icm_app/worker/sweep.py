@@ -22,7 +22,7 @@ from ..core.types import Dataset, Scorer
 from ..scoring.models import ScorerConfig
 from ..store.sqlite_store import Store
 from ..tasks.presets import TaskSpec
-from .runner import Runner, gold_agreement
+from .runner import Runner, gold_agreement, step_reporter
 
 SWEPT = ("alpha", "k_init", "init", "seed")  # the fields a sweep varies, in the order a setting is named
 SYMBOL = {"alpha": "α", "k_init": "K", "init": "init", "seed": "seed"}
@@ -76,6 +76,7 @@ def run_sweep(
     scorer: Scorer,
     *,
     on_run: Callable[[int, int, str], None] = lambda _k, _n, _run: None,
+    progress: Callable[[str], None] = lambda _m: None,
 ) -> list[str]:
     """Drive every unfinished run of the sweep in order with one scorer (the runs share their examples);
     returns the statuses. A run that pauses or stops ends the sweep there (resume continues it)."""
@@ -87,7 +88,8 @@ def run_sweep(
             statuses.append("finished")
             continue
         on_run(k, len(spec["runs"]), run_id)
-        status = Runner(store, run_id, scorer).run().status
+        on_step = step_reporter(progress, f"run {k + 1}/{len(spec['runs'])}")
+        status = Runner(store, run_id, scorer).run(on_step=on_step).status
         statuses.append(status)
         if status != "finished":
             break
