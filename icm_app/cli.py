@@ -360,7 +360,14 @@ def cmd_batches(args: argparse.Namespace) -> int:
     on earlier batches between them. Example: icm batches data.jsonl --preset gsm8k --batch-size 64"""
     from .io.loaders import load_dataset, read_rows
     from .scoring import build_scorer
-    from .worker.batches import create_job, finetune_on_earlier_batches, job_labels, load_job, run_job
+    from .worker.batches import (
+        create_job,
+        finetune_on_earlier_batches,
+        job_gold_agreement,
+        job_labels,
+        load_job,
+        run_job,
+    )
 
     with _store(args) as store:
         if args.resume:
@@ -379,8 +386,11 @@ def cmd_batches(args: argparse.Namespace) -> int:
         run_job(store, job, rows, scorer_factory=lambda ex, task, cfg: build_scorer(ex, task, cfg),
                 finetune=lambda job, j: finetune_on_earlier_batches(store, job, j),
                 progress=lambda m: print(m, file=sys.stderr, flush=True))  # fmt: skip
-        labels = job_labels(store, job)
-    print(f"job {job.id} finished: {len(labels)}/{len(rows)} rows labeled across {len(job.batches)} batches")
+        labels, gold = job_labels(store, job), job_gold_agreement(store, job)
+    gold_line = "" if gold is None else f", gold agreement {gold:.3f}"
+    print(
+        f"job {job.id} finished: {len(labels)}/{len(rows)} rows labeled across {len(job.batches)} batches{gold_line}"
+    )
     return 0
 
 

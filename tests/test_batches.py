@@ -12,7 +12,7 @@ from icm_app.io.loaders import build_dataset
 from icm_app.scoring.models import ScorerConfig
 from icm_app.store.sqlite_store import Store
 from icm_app.tasks.presets import TaskSpec
-from icm_app.worker.batches import create_job, job_labels, load_job, run_job
+from icm_app.worker.batches import create_job, job_gold_agreement, job_labels, load_job, run_job
 
 TASK = TaskSpec(
     name="t", template="Q: {text}", group_field="g", key_field="k", rules=("exclusive",), gold_field="label"
@@ -77,6 +77,8 @@ def test_a_job_labels_every_batch_and_resumes_after_a_crash(icm_home):
     labels = job_labels(store, done)
     assert set(labels) <= set(range(40)) and len(labels) >= 4 * 4  # each batch labels at least K
     assert done.run_ids[1] == saved.run_ids[1], "the interrupted batch resumed its own run"
+    right = sum(labels[r] == ROWS[r]["label"] for r in labels)
+    assert job_gold_agreement(store, done) == right / len(labels), "gold of each row, not of its batch index"
 
 
 def test_a_batch_search_reports_every_tenth_iteration_so_the_job_is_never_silent(icm_home):
@@ -88,3 +90,27 @@ def test_a_batch_search_reports_every_tenth_iteration_so_the_job_is_never_silent
     steps = [m for m in said if "iteration" in m]
     assert [m.split(",")[0] for m in steps] == ["batch 1/1: iteration 10", "batch 1/1: iteration 20"]
     assert all("labeled, gold agreement" in m for m in steps), steps
+
+
+def test_icm_batches_prints_each_batch_and_the_gold_agreement_of_the_whole_job(
+    icm_home, tmp_path, monkeypatch, capsys
+):
+    import json
+
+    import icm_app.scoring as scoring
+    from icm_app import cli
+
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps({"text": r["text"], "label": r["label"]}) + "\n" for r in ROWS[:24]))
+    factory = Crashy(crash_batch=0)
+    monkeypatch.setattr(scoring, "build_scorer", lambda ex, task, cfg, **_: factory(ex, task, cfg))
+    argv = ["batches", str(data), "--template", "Q: {text}", "--gold-field", "label", "--batch-size", "12",
+            "--iterations", "10", "--k-init", "4"]  # fmt: skip
+    assert cli.main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "batch 2/2: iteration 10" in err
+    store = Store()
+    [(job_id, _)] = store.jobs()
+    labels = job_labels(store, load_job(store, job_id))
+    right = sum(labels[r] == ROWS[r]["label"] for r in labels)
+    assert f"{len(labels)}/24 rows labeled across 2 batches, gold agreement {right / len(labels):.3f}" in out

@@ -20,7 +20,7 @@ from ..io.loaders import build_dataset
 from ..scoring.models import ScorerConfig
 from ..store.sqlite_store import Store
 from ..tasks.presets import TaskSpec
-from .runner import Runner, step_reporter
+from .runner import Runner, gold_agreement, step_reporter
 
 ScorerFactory = Callable[[list[Example], TaskSpec, ScorerConfig], Scorer]
 
@@ -93,12 +93,21 @@ def run_job(
 
 def job_labels(store: Store, job: BatchJob) -> dict[int, int]:
     """Labels of the whole dataset, by original row index, from every finished batch."""
+    return _by_row(store, job, store.current_labels)
+
+
+def job_gold_agreement(store: Store, job: BatchJob) -> float | None:
+    """Agreement with gold over every labeled row of the job (None without gold); evaluation only."""
+    return gold_agreement(job_labels(store, job), _by_row(store, job, lambda r: store.search_examples(r)[1]))
+
+
+def _by_row(store: Store, job: BatchJob, per_run: Callable[[str], dict[int, int]]) -> dict[int, int]:
     out: dict[int, int] = {}
     for run_id in job.run_ids:
         if run_id is None:
             continue
         rows = {e["idx"]: e["row"]["_row"] for e in store.examples(run_id)}
-        out.update({rows[i]: label for i, label in store.current_labels(run_id).items()})
+        out.update({rows[i]: label for i, label in per_run(run_id).items()})
     return out
 
 
