@@ -166,3 +166,11 @@ def test_cli_creates_a_sweep_from_a_data_file_with_the_swept_values(icm_home, mo
         (10.0, 2, 0, 3), (10.0, 2, 1, 3), (50.0, 2, 0, 3), (50.0, 2, 1, 3),
     ]  # fmt: skip
     assert all(s["calibrate"] for s in searches)  # the sentiment preset's settings are the base
+
+
+def test_each_sweep_run_reports_every_tenth_iteration(icm_home):
+    store = Store()
+    sweep_id = new_sweep(store, {"alpha": [10.0], "seed": [0, 1]}, iterations=12)
+    said: list[str] = []
+    sw.run_sweep(store, sweep_id, FakeScorer(hashed_signal(10)), progress=said.append)
+    assert [m.split(",")[0] for m in said] == ["run 1/2: iteration 10", "run 2/2: iteration 10"]
