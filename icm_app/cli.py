@@ -47,13 +47,13 @@ def _add_dataclass_options(parser: argparse.ArgumentParser, cls: type, skip: tup
         parser.add_argument(flag, type=conv, default=None, choices=meta.get("choices"), help=meta.get("help"))
 
 
+def _given(cls: type, args: argparse.Namespace) -> dict[str, Any]:
+    """The fields of `cls` given on the command line (every dataclass option defaults to None)."""
+    return {f.name: v for f in dataclasses.fields(cls) if (v := getattr(args, f.name, None)) is not None}
+
+
 def _from_args(cls: type, args: argparse.Namespace, base: dict[str, Any] | None = None) -> Any:
-    values = dict(base or {})
-    for f in dataclasses.fields(cls):
-        v = getattr(args, f.name, None)
-        if v is not None:
-            values[f.name] = v
-    return cls(**values)
+    return cls(**{**(base or {}), **_given(cls, args)})
 
 
 def _task(args: argparse.Namespace):
@@ -478,7 +478,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                     TaskSpec.from_dict(info.task),
                     info.data_source,
                 )
-                base, scorer_config = SearchConfig.from_dict(info.search), ScorerConfig(**info.scorer)
+                base = SearchConfig.from_dict({**info.search, **_given(SearchConfig, args)})  # flags win
+                scorer_config = ScorerConfig(**{**info.scorer, **_given(ScorerConfig, args)})
             else:
                 from .io.loaders import load_dataset
 

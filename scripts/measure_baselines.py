@@ -74,10 +74,11 @@ def table(result: dict, title: str) -> None:
     sys.stdout.flush()
 
 
-def one_run(store: Store, name: str, limit: int | None, iterations: int, title: str) -> str:
+def one_run(store: Store, name: str, limit: int | None, iterations: int, title: str, seed: int = 0) -> str:
     """One run of a bundled sample with its preset's settings, on the shared model."""
     dataset, task, source = sample(name, limit)
-    search = SearchConfig(**{**SearchConfig().to_dict(), **task.search_overrides, "iterations": iterations})
+    overrides = {**task.search_overrides, "iterations": iterations, "seed": seed}
+    search = SearchConfig(**{**SearchConfig().to_dict(), **overrides})
     run_id = store.create_run(dataset, task, search, SCORER, data_source=source, name=title)
     t0 = time.perf_counter()
     Runner(store, run_id, scorer_for(store, run_id)).run()
@@ -85,7 +86,7 @@ def one_run(store: Store, name: str, limit: int | None, iterations: int, title: 
     return run_id
 
 
-def part_sweep(store: Store, iterations: int, limit: int, seeds: list[int]) -> list[str]:
+def part_sweep(store: Store, iterations: int, limit: int, seeds: list[int]) -> dict[int, str]:
     """The α sweep on sentiment (3 seeds); its α = 50 runs are the preset's default (the objective part's
     reference)."""
     dataset, task, source = sample("sentiment", limit)
@@ -103,14 +104,22 @@ def part_sweep(store: Store, iterations: int, limit: int, seeds: list[int]) -> l
     for row in summarize(sweep_points(store, sweep_id)):
         print(f"| {row['setting']} | {row['runs']} | {row['gold_mean']:.3f} ± {row['gold_std']:.3f} | "
               f"{row['U_mean']:.2f} ± {row['U_std']:.2f} |")  # fmt: skip
-    return [p["run_id"] for p in sweep_points(store, sweep_id) if p["alpha"] == 50.0]
+    print("\n| α | seed | gold agreement | U(ICM) |\n|---|---|---|---|")
+    for p in sweep_points(store, sweep_id):
+        print(f"| {p['alpha']:g} | {p['seed']} | {p['gold_agreement']:.3f} | {p['U']:.2f} |")
+    sys.stdout.flush()
+    return {p["seed"]: p["run_id"] for p in sweep_points(store, sweep_id) if p["alpha"] == 50.0}
 
 
-def part_table(store: Store, iterations: int) -> None:
-    """Baselines beside ICM on the sentiment sample's first 32 examples, the preset's settings, seed 0."""
-    run_id = one_run(store, "sentiment", 32, iterations, "sentiment 32 seed 0")
-    result = baselines_run(store, run_id, BaselineConfig(), scorer=scorer_for(store, run_id))
-    table(result, f"sentiment, 32 examples, {iterations} iterations, seed 0 (`{run_id}`)")
+def part_table(store: Store, iterations: int, seeds: list[int]) -> None:
+    """ICM on the sentiment sample's first 32 examples, the preset's settings, one run per seed; the baselines
+    beside the first seed's run."""
+    runs = [
+        one_run(store, "sentiment", 32, iterations, f"sentiment 32 seed {seed}", seed=seed) for seed in seeds
+    ]
+    result = baselines_run(store, runs[0], BaselineConfig(), scorer=scorer_for(store, runs[0]))
+    table(result, f"sentiment, 32 examples, {iterations} iterations, seed {seeds[0]} (`{runs[0]}`)")
+    icm_rows(store, runs)
 
 
 def icm_rows(store: Store, run_ids: list[str]) -> None:
@@ -155,12 +164,12 @@ def part_samples(store: Store, iterations: int, limit: int) -> None:
 
 
 def part_objective(
-    store: Store, iterations: int, limit: int, preset_runs: list[str], seeds: list[int]
+    store: Store, iterations: int, limit: int, preset_runs: dict[int, str], seeds: list[int]
 ) -> None:
-    """Which settings rank gold above what the search finds (sentiment, the small parts' seeds), and the zero-shot
-    start; the preset's own rows are the α sweep's α = 50 runs."""
+    """Which settings rank gold above what the search finds (sentiment, the small parts' seeds); the preset's
+    own rows are the α sweep's α = 50 runs where this invocation made them. The zero-shot start is measured by
+    `icm sweep --init random zero_shot` (docs/baselines.md)."""
     variants = {
-        "zero-shot start (init zero_shot)": {"init": "zero_shot"},
         "no calibration": {"calibrate": False},
         "sum of log-probs (the paper's P)": {"p_mode": "sum_logprob"},
     }
@@ -178,7 +187,7 @@ def part_objective(
         print(f"| {title} | {seed} | {d['gold_agreement']:.3f} | {d['run_u']:.2f} | {d['gold_u']:.2f} | {prefers} |",
               flush=True)  # fmt: skip
 
-    for seed, run_id in zip(seeds, preset_runs):
+    for seed, run_id in sorted(preset_runs.items()):
         row("preset (calibrated, mean log-odds, share 30-70%)", seed, run_id)
     for title, change in variants.items():
         for seed in seeds:
@@ -266,6 +275,10 @@ def main() -> None:
     )
     parser.add_argument("--small-iterations", type=int, default=40)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the small parts")
+    parser.add_argument("--sweep-seeds", type=int, nargs="+", help="seeds of the α sweep (default: --seeds)")
+    parser.add_argument(
+        "--table-seeds", type=int, nargs="+", default=[0], help="seeds of the 32-example table"
+    )
     args = parser.parse_args()
     parts = (
         {"demo", "demo2", "sweep", "table", "samples", "demo_runs", "objective"}
@@ -278,9 +291,9 @@ def main() -> None:
     for part in ("demo", "demo2"):
         if part in parts:
             part_demo(store, part)
-    fifty = part_sweep(store, its, small, args.seeds) if parts & {"sweep", "objective"} else []
+    fifty = part_sweep(store, its, small, args.sweep_seeds or args.seeds) if "sweep" in parts else {}
     if "table" in parts:
-        part_table(store, args.iterations)
+        part_table(store, args.iterations, args.table_seeds)
     if "demo_runs" in parts:
         part_demo_runs(store, its, small, args.seeds)
     if "objective" in parts:

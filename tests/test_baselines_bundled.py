@@ -44,7 +44,8 @@ def test_icm_baselines_on_a_real_run_prints_the_table_and_writes_csv(copy_bundle
 
 def test_icm_sweep_from_a_real_run(copy_bundled_runs, icm_home):
     seed0, _ = copy_bundled_runs
-    done = _icm("sweep", "--from", seed0, "--alpha", "10", "50", "--seeds", "0", home=icm_home)
+    args = ("--alpha", "10", "50", "--seeds", "0", "--iterations", "3", "--restarts", "1")  # short: the
+    done = _icm("sweep", "--from", seed0, *args, home=icm_home)  # bundled run's own 8 x 2 took 2 minutes
     assert done.returncode == 0, done.stderr
     assert "α=10" in done.stdout and "α=50" in done.stdout and "gold agreement" in done.stdout
     store = Store()
@@ -52,4 +53,5 @@ def test_icm_sweep_from_a_real_run(copy_bundled_runs, icm_home):
     runs = [store.run(r["run_id"]) for r in spec["runs"]]
     assert [r.status for r in runs] == ["finished", "finished"]
     assert [r.search["alpha"] for r in runs] == [10.0, 50.0]
+    assert [(r.search["iterations"], r.search["restarts"]) for r in runs] == [(3, 1), (3, 1)]  # flags beat --from
     assert all(len(store.examples(r.id)) == len(store.examples(seed0)) for r in runs)

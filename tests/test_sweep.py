@@ -168,6 +168,24 @@ def test_cli_creates_a_sweep_from_a_data_file_with_the_swept_values(icm_home, mo
     assert all(s["calibrate"] for s in searches)  # the sentiment preset's settings are the base
 
 
+def test_cli_sweep_from_a_run_takes_its_settings_and_the_flags_given(icm_home, monkeypatch):
+    """`--from RUN --iterations 3` once ignored --iterations: the run's settings are the base, flags win."""
+    import icm_app.scoring as scoring
+
+    def stop(*_a, **_k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(scoring, "build_scorer", stop)
+    store = Store()
+    source = store.create_run(dataset(), TASK, SearchConfig(iterations=40, restarts=2, alpha=25.0), ScorerConfig(),
+                              data_source="mem")  # fmt: skip
+    assert main(["sweep", "--from", source, "--alpha", "10", "--iterations", "3", "--scoring", "naive"]) == 130
+    (spec,) = [s for _, s in Store().jobs() if s.get("kind") == "sweep"]
+    (run,) = [Store().run(r["run_id"]) for r in spec["runs"]]
+    assert (run.search["alpha"], run.search["iterations"], run.search["restarts"]) == (10.0, 3, 2)
+    assert run.scorer["scoring"] == "naive" and len(Store().examples(run.id)) == 10
+
+
 def test_each_sweep_run_reports_every_tenth_iteration(icm_home):
     store = Store()
     sweep_id = new_sweep(store, {"alpha": [10.0], "seed": [0, 1]}, iterations=12)
