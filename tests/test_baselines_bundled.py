@@ -53,5 +53,5 @@ def test_icm_sweep_from_a_real_run(copy_bundled_runs, icm_home):
     runs = [store.run(r["run_id"]) for r in spec["runs"]]
     assert [r.status for r in runs] == ["finished", "finished"]
     assert [r.search["alpha"] for r in runs] == [10.0, 50.0]
-    assert [(r.search["iterations"], r.search["restarts"]) for r in runs] == [(3, 1), (3, 1)]  # flags beat --from
+    assert {(r.search["iterations"], r.search["restarts"]) for r in runs} == {(3, 1)}  # flags beat --from
     assert all(len(store.examples(r.id)) == len(store.examples(seed0)) for r in runs)

@@ -179,7 +179,9 @@ def test_cli_sweep_from_a_run_takes_its_settings_and_the_flags_given(icm_home, m
     store = Store()
     source = store.create_run(dataset(), TASK, SearchConfig(iterations=40, restarts=2, alpha=25.0), ScorerConfig(),
                               data_source="mem")  # fmt: skip
-    assert main(["sweep", "--from", source, "--alpha", "10", "--iterations", "3", "--scoring", "naive"]) == 130
+    assert (
+        main(["sweep", "--from", source, "--alpha", "10", "--iterations", "3", "--scoring", "naive"]) == 130
+    )
     (spec,) = [s for _, s in Store().jobs() if s.get("kind") == "sweep"]
     (run,) = [Store().run(r["run_id"]) for r in spec["runs"]]
     assert (run.search["alpha"], run.search["iterations"], run.search["restarts"]) == (10.0, 3, 2)
