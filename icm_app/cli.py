@@ -479,7 +479,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                     info.data_source,
                 )
                 base = SearchConfig.from_dict({**info.search, **_given(SearchConfig, args)})  # flags win
-                scorer_config = ScorerConfig(**{**info.scorer, **_given(ScorerConfig, args)})
+                scorer_config = _from_args(ScorerConfig, args, info.scorer)
             else:
                 from .io.loaders import load_dataset
 

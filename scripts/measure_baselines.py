@@ -100,15 +100,16 @@ def part_sweep(store: Store, iterations: int, limit: int, seeds: list[int]) -> d
     print(
         f"\n#### α sweep on sentiment ({limit} examples, {iterations} iterations, seeds {seeds}; `{sweep_id}`)\n"
     )
+    points = sweep_points(store, sweep_id)
     print("| setting | runs | gold agreement | U (own objective) |\n|---|---|---|---|")
-    for row in summarize(sweep_points(store, sweep_id)):
+    for row in summarize(points):
         print(f"| {row['setting']} | {row['runs']} | {row['gold_mean']:.3f} ± {row['gold_std']:.3f} | "
               f"{row['U_mean']:.2f} ± {row['U_std']:.2f} |")  # fmt: skip
     print("\n| α | seed | gold agreement | U(ICM) |\n|---|---|---|---|")
-    for p in sweep_points(store, sweep_id):
+    for p in points:
         print(f"| {p['alpha']:g} | {p['seed']} | {p['gold_agreement']:.3f} | {p['U']:.2f} |")
     sys.stdout.flush()
-    return {p["seed"]: p["run_id"] for p in sweep_points(store, sweep_id) if p["alpha"] == 50.0}
+    return {p["seed"]: p["run_id"] for p in points if p["alpha"] == 50.0}
 
 
 def part_table(store: Store, iterations: int, seeds: list[int]) -> None:
@@ -181,8 +182,7 @@ def part_objective(
 
     def row(title: str, seed: int, run_id: str) -> None:
         d = store.latest_evaluation(run_id, "diagnosis")
-        prefers = d["title"]  # the product's own verdict (evaluation/diagnosis.py)
-        print(f"| {title} | {seed} | {d['gold_agreement']:.3f} | {d['run_u']:.2f} | {d['gold_u']:.2f} | {prefers} |",
+        print(f"| {title} | {seed} | {d['gold_agreement']:.3f} | {d['run_u']:.2f} | {d['gold_u']:.2f} | {d['title']} |",
               flush=True)  # fmt: skip
 
     for seed, run_id in sorted(preset_runs.items()):

@@ -44,8 +44,9 @@ def test_icm_baselines_on_a_real_run_prints_the_table_and_writes_csv(copy_bundle
 
 def test_icm_sweep_from_a_real_run(copy_bundled_runs, icm_home):
     seed0, _ = copy_bundled_runs
-    args = ("--alpha", "10", "50", "--seeds", "0", "--iterations", "3", "--restarts", "1")  # short: the
-    done = _icm("sweep", "--from", seed0, *args, home=icm_home)  # bundled run's own 8 x 2 took 2 minutes
+    # 3 iterations and 1 chain, not the source run's 8 x 2 (2 minutes): the flags override --from's settings
+    args = ("--alpha", "10", "50", "--seeds", "0", "--iterations", "3", "--restarts", "1")
+    done = _icm("sweep", "--from", seed0, *args, home=icm_home)
     assert done.returncode == 0, done.stderr
     assert "α=10" in done.stdout and "α=50" in done.stdout and "gold agreement" in done.stdout
     store = Store()
